@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import { InvalidEventError } from './errors.js';
+import { API_LIMITS, describe, isPlainObject } from './options.js';
+import { LIBRARY_NAME, LIBRARY_VERSION } from './version.js';
+
+/** Properties that carry identity or auth: set by idstitch, never by the caller. */
+const RESERVED = new Set(['distinct_id', '$device_id', '$user_id', 'token']);
+/** Events with no meaning in Simplified ID Merge, refused by strict /import (mixpanel-contract §5.4). */
+const IDENTITY_EVENTS = new Set(['$identify', '$create_alias', '$merge']);
+const INSERT_ID = /^[A-Za-z0-9-]{1,36}$/;
+
+export interface Identity {
+  deviceId?: string | undefined;
+  userId?: string | undefined;
+}
+
+/** A validated event, serialised once at capture so retries resend identical bytes. */
+export interface QueuedEvent {
+  readonly json: string;
+  readonly bytes: number;
+  readonly insertId: string;
+}
+
+export interface EventContext {
+  readonly endpoint: 'import' | 'track';
+  readonly token: string | undefined;
+  readonly superProperties: Readonly<Record<string, unknown>> | undefined;
+}
+
+/**
+ * Builds the Mixpanel event for `name` and `properties`: `distinct_id: ""` (Mixpanel derives it
+ * from `$user_id`, else `$device:` + `$device_id`), `time` in ms and `$insert_id` fixed now,
+ * library name and version, `ip: "0"` unless given (so Mixpanel does not place every user at the
+ * server), super properties under the caller's. Throws `InvalidEventError`; never mutates input.
+ */
+export function buildEvent(context: EventContext, name: unknown, properties: unknown, identity: Identity, now: number): QueuedEvent {
+  if (typeof name !== 'string' || name.trim() === '') {
+    throw new InvalidEventError('IDSTITCH_INVALID_EVENT_NAME', `event name must be a non-empty string, got ${describe(name)}`, undefined);
+  }
+  if (name.length > API_LIMITS.stringId) {
+    throw new InvalidEventError('IDSTITCH_INVALID_EVENT_NAME', `event name is ${name.length} characters; the limit is ${API_LIMITS.stringId}`, name.slice(0, 40));
+  }
+  if (IDENTITY_EVENTS.has(name)) {
+    throw new InvalidEventError(
+      'IDSTITCH_IDENTITY_EVENT',
+      `${name} is an Original ID Merge event: Simplified projects reject it on strict /import. Call identifyUser(req) on login instead; it sends an ordinary event carrying $device_id and $user_id, which is what links them`,
+      name,
+    );
+  }
+  if (properties !== undefined && properties !== null && !isPlainObject(properties)) {
+    throw new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', `properties of "${name}" must be a plain object, got ${describe(properties)}`, name);
+  }
+  const own = (properties ?? undefined) as Record<string, unknown> | undefined;
+
+  const out: Record<string, unknown> = {
+    time: now,
+    distinct_id: '',
+  };
+  if (identity.deviceId !== undefined) out.$device_id = identity.deviceId;
+  if (identity.userId !== undefined) out.$user_id = identity.userId;
+  out.$insert_id = undefined;
+  out.mp_lib = LIBRARY_NAME;
+  out.$lib_version = LIBRARY_VERSION;
+  // /track authenticates by the token inside each event; /import by the Authorization header.
+  if (context.endpoint === 'track' && context.token !== undefined) out.token = context.token;
+  out.ip = '0';
+
+  let count = Object.keys(out).length;
+  if (context.superProperties) count += copyProperties(name, context.superProperties, out, 'super property');
+  if (own) count += copyProperties(name, own, out, 'property');
+  if (count >= API_LIMITS.properties) {
+    throw new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', `"${name}" has ${count} properties with idstitch's own; Mixpanel accepts fewer than ${API_LIMITS.properties}`, name);
+  }
+
+  const insertId = out.$insert_id === undefined ? randomUUID() : (out.$insert_id as string);
+  out.$insert_id = insertId;
+
+  const json = JSON.stringify({ event: name, properties: out });
+  const bytes = Buffer.byteLength(json);
+  if (bytes >= API_LIMITS.eventBytes) {
+    throw new InvalidEventError('IDSTITCH_EVENT_TOO_LARGE', `"${name}" is ${bytes} bytes as JSON; Mixpanel accepts events under ${API_LIMITS.eventBytes}`, name);
+  }
+  return { json, bytes, insertId };
+}
+
+/** Copies validated properties into `out`, returning how many keys were new. */
+function copyProperties(event: string, from: Readonly<Record<string, unknown>>, out: Record<string, unknown>, what: string): number {
+  let added = 0;
+  for (const key of Object.keys(from)) {
+    const value = from[key];
+    if (value === undefined) continue; // as JSON does: an absent optional property is not an error
+    if (RESERVED.has(key)) {
+      throw new InvalidEventError(
+        'IDSTITCH_RESERVED_PROPERTY',
+        `${what} "${key}" of "${event}" is set by idstitch (identity comes from the device cookie and the user id, distinct_id is left for Mixpanel to derive)`,
+        event,
+      );
+    }
+    if (key.length > API_LIMITS.stringId || key === '') {
+      throw new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', `${what} name of "${event}" must be 1–${API_LIMITS.stringId} characters, got ${key.length}`, event);
+    }
+    let checked: unknown;
+    if (key === '$insert_id') {
+      if (typeof value !== 'string' || !INSERT_ID.test(value)) {
+        throw new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', `$insert_id of "${event}" must be 1–36 characters of [A-Za-z0-9-], got ${describe(value)}`, event);
+      }
+      checked = value;
+    } else if (key === 'time') {
+      checked = checkTime(event, value);
+    } else {
+      checked = checkValue(event, key, value, 0, undefined);
+    }
+    if (!(key in out)) added++;
+    out[key] = checked;
+  }
+  return added;
+}
+
+function checkTime(event: string, value: unknown): number {
+  const ms = value instanceof Date ? value.getTime() : value;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
+    throw new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', `time of "${event}" must be a Date or epoch milliseconds, got ${describe(value)}`, event);
+  }
+  return Math.trunc(ms);
+}
+
+/**
+ * Accepts what survives JSON intact and within Mixpanel's limits: strings, finite numbers,
+ * booleans, null, Dates, arrays (< 255 items) and plain objects (< 255 keys, nested ≤ 3 deep).
+ * Everything JSON would silently mangle (functions, symbols, NaN, Maps, class instances) or
+ * throw on (BigInt, cycles) is refused here, before it can reach a batch.
+ */
+function checkValue(event: string, path: string, value: unknown, depth: number, parents: unknown[] | undefined): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      if (Number.isFinite(value)) return value;
+      return fail(event, path, `is ${value}, which JSON cannot carry`);
+    case 'undefined':
+      return value;
+    case 'object':
+      break;
+    default:
+      return fail(event, path, `is a ${typeof value}, which JSON cannot carry`);
+  }
+  if (value === null) return value;
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) return fail(event, path, 'is an invalid Date');
+    return value;
+  }
+  if (parents?.includes(value)) return fail(event, path, 'is a circular reference');
+  if (depth >= API_LIMITS.nestingDepth) return fail(event, path, `nests deeper than ${API_LIMITS.nestingDepth} levels, Mixpanel's limit`);
+  const chain = parents ? [...parents, value] : [value];
+  if (Array.isArray(value)) {
+    if (value.length >= API_LIMITS.arrayItems) return fail(event, path, `has ${value.length} items; Mixpanel accepts fewer than ${API_LIMITS.arrayItems}`);
+    for (let i = 0; i < value.length; i++) {
+      if (value[i] === undefined) return fail(event, `${path}[${i}]`, 'is undefined (JSON would turn it into null)');
+      checkValue(event, `${path}[${i}]`, value[i], depth + 1, chain);
+    }
+    return value;
+  }
+  if (!isPlainObject(value)) return fail(event, path, `is ${describe(value)}; send plain objects, arrays, strings, numbers, booleans, null or Dates`);
+  const keys = Object.keys(value);
+  if (keys.length >= API_LIMITS.nestedKeys) return fail(event, path, `has ${keys.length} keys; Mixpanel accepts fewer than ${API_LIMITS.nestedKeys}`);
+  for (const key of keys) checkValue(event, `${path}.${key}`, value[key], depth + 1, chain);
+  return value;
+}
+
+function fail(event: string, path: string, why: string): never {
+  throw new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', `property ${path} of "${event}" ${why}`, event);
+}

@@ -1,0 +1,488 @@
+import { stringifySetCookie } from 'cookie';
+import { ConfigError, type IdstitchError } from './errors.js';
+import type { Logger } from './report.js';
+
+/** Resolves the app's stable user id from a framework request; return `undefined` when anonymous. */
+export type GetUserId<Req = unknown> = (req: Req) => unknown;
+
+export interface CookieOptions {
+  /** Cookie name. Default `idstitch_device`. A `__Host-` prefix requires HTTPS (checked here). */
+  name?: string;
+  /** Lifetime in **seconds** (the `Max-Age` unit). Default 34,560,000 (400 days, the browser cap). `null`: a session cookie. */
+  maxAge?: number | null;
+  /** `Domain` attribute, to share the id with subdomains. Default: none (host-only). */
+  domain?: string;
+  /** `Path` attribute. Default `/`. */
+  path?: string;
+  /** `'auto'` (default): Secure when the request is HTTPS as the framework's proxy trust says. */
+  secure?: 'auto' | boolean;
+  /** Default `'lax'`. `'none'` forces `Secure`. */
+  sameSite?: 'lax' | 'strict' | 'none';
+}
+
+export interface ServiceAccount {
+  username: string;
+  secret: string;
+  projectId: string | number;
+}
+
+export interface TrackerOptions {
+  /** Mixpanel project token. Default `process.env.MIXPANEL_TOKEN`. */
+  token?: string;
+  /** Ingestion base URL, e.g. the local collector `http://127.0.0.1:7600`. Default: Mixpanel's host for `region`. */
+  apiHost?: string;
+  /** `'US'` (default, api.mixpanel.com), `'EU'` (api-eu) or `'IN'` (api-in). A wrong region loses data. */
+  region?: 'US' | 'EU' | 'IN';
+  /** `'import'` (default: `/import?strict=1`, Basic auth) or `'track'` (`/track`, token in each event). */
+  endpoint?: 'import' | 'track';
+  /** Service-account credentials for `/import` (sent with `project_id`) instead of the token. */
+  serviceAccount?: ServiceAccount;
+  /** Resolves the user id per request. Adapters provide a default (Express: `req.user.id`, then `req.auth.sub`). */
+  getUserId?: GetUserId<never>;
+  /** Name of the event `identifyUser` sends to link device and user. Default `'User Identified'`. */
+  identifyEvent?: string;
+  /** The device-id cookie. */
+  cookie?: CookieOptions;
+  /** Properties added to every event (event properties win over them). */
+  superProperties?: Record<string, unknown>;
+  /** Send a batch once this many events are queued. Default 1000. */
+  flushAt?: number;
+  /** Send whatever is queued at least this often, in ms. Default 2000. */
+  flushIntervalMs?: number;
+  /** Events per request, at most 2000 (the API's limit). Default 2000. */
+  maxBatchSize?: number;
+  /** Uncompressed bytes per request, at most 10,000,000 (the API's limit). Default 9,000,000. */
+  maxBatchBytes?: number;
+  /** Events held (queued, in flight or waiting to retry) before new ones are dropped. Default 20,000. */
+  maxQueueSize?: number;
+  /** Bytes held before new events are dropped. Default 32 MiB. */
+  maxQueueBytes?: number;
+  /** Requests in flight at once. Default 4. */
+  maxConcurrentRequests?: number;
+  /** Retries per batch after the first attempt. Default 10 (about six minutes of backoff). */
+  maxRetries?: number;
+  /** First retry delay in ms; doubles per retry. Default 2000 (Mixpanel's guidance). */
+  minRetryDelayMs?: number;
+  /** Retry delay cap in ms. Default 60,000 (Mixpanel's guidance). */
+  maxRetryDelayMs?: number;
+  /** Cap on a server's `Retry-After`, in ms. Default 60,000. */
+  maxRetryAfterMs?: number;
+  /** Per-request timeout in ms (connect, headers, body). Default 15,000. */
+  timeoutMs?: number;
+  /** Default deadline of `shutdown()`, in ms. Default 25,000 (inside Kubernetes' 30 s grace period). */
+  shutdownTimeoutMs?: number;
+  /** gzip request bodies: `true` (default, level 6), `false`, or a level 1–9. */
+  gzip?: boolean | number;
+  /** Receives every error idstitch reports (bad events, bad user ids, delivery failures). Must not throw. */
+  onError?: (error: IdstitchError) => void;
+  /** Where diagnostics go when `onError` is not set. Default: stderr. `false` silences them. */
+  logger?: Logger | false;
+}
+
+/** Mixpanel's ingestion hosts (mixpanel-contract §1.1). */
+export const REGION_HOSTS = {
+  US: 'https://api.mixpanel.com',
+  EU: 'https://api-eu.mixpanel.com',
+  IN: 'https://api-in.mixpanel.com',
+} as const;
+
+/** Limits of Mixpanel's ingestion API (mixpanel-contract §2.1). */
+export const API_LIMITS = {
+  batchEvents: 2000,
+  batchBytes: 10_000_000, // uncompressed, per /import request
+  eventBytes: 1_000_000, // each event must be smaller
+  properties: 255, // "fewer than 255" per event
+  nestedKeys: 255, // keys per nested object
+  arrayItems: 255, // elements per list
+  nestingDepth: 3,
+  stringId: 255, // user ids, event names, property names
+} as const;
+
+/** Every default in one place. Units in the names or comments. */
+export const DEFAULTS = {
+  region: 'US',
+  endpoint: 'import',
+  identifyEvent: 'User Identified',
+  cookie: {
+    name: 'idstitch_device',
+    maxAge: 34_560_000, // s: 400 days, the cap browsers apply (rfc6265bis)
+    path: '/',
+    secure: 'auto',
+    sameSite: 'lax',
+  },
+  flushAt: 1000,
+  flushIntervalMs: 2000,
+  maxBatchSize: 2000,
+  maxBatchBytes: 9_000_000,
+  maxQueueSize: 20_000,
+  maxQueueBytes: 32 * 1024 * 1024,
+  maxConcurrentRequests: 4,
+  maxRetries: 10,
+  minRetryDelayMs: 2000,
+  maxRetryDelayMs: 60_000,
+  maxRetryAfterMs: 60_000,
+  timeoutMs: 15_000,
+  shutdownTimeoutMs: 25_000,
+  gzipLevel: 6,
+} as const;
+
+/** The normalised, frozen configuration every per-request and background path reads. */
+export interface TrackerConfig {
+  readonly token: string | undefined;
+  /** False when there is neither a token nor an apiHost: nothing is sent. */
+  readonly canSend: boolean;
+  readonly endpoint: 'import' | 'track';
+  /** Full URL of the ingestion endpoint, query included. */
+  readonly url: URL;
+  readonly authorization: string | undefined;
+  readonly getUserId: GetUserId | undefined;
+  readonly identifyEvent: string;
+  readonly cookie: NormalizedCookie;
+  readonly superProperties: Readonly<Record<string, unknown>> | undefined;
+  readonly flushAt: number;
+  readonly flushIntervalMs: number;
+  readonly maxBatchSize: number;
+  readonly maxBatchBytes: number;
+  readonly maxQueueSize: number;
+  readonly maxQueueBytes: number;
+  readonly maxConcurrentRequests: number;
+  readonly retry: RetryPolicy;
+  readonly timeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly gzipLevel: number | false;
+  readonly onError: ((error: IdstitchError) => void) | undefined;
+  readonly logger: Logger | false | undefined;
+}
+
+export interface RetryPolicy {
+  readonly maxRetries: number;
+  readonly minDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly maxRetryAfterMs: number;
+}
+
+export interface NormalizedCookie {
+  readonly name: string;
+  /** `name=` — what a Cookie header is searched for. */
+  readonly prefix: string;
+  /** Attributes after the value, precomputed for plain-HTTP and HTTPS responses. */
+  readonly attributes: { readonly insecure: string; readonly secure: string };
+}
+
+const OPTION_NAMES: ReadonlyArray<keyof TrackerOptions> = [
+  'token', 'apiHost', 'region', 'endpoint', 'serviceAccount', 'getUserId', 'identifyEvent', 'cookie',
+  'superProperties', 'flushAt', 'flushIntervalMs', 'maxBatchSize', 'maxBatchBytes', 'maxQueueSize',
+  'maxQueueBytes', 'maxConcurrentRequests', 'maxRetries', 'minRetryDelayMs', 'maxRetryDelayMs',
+  'maxRetryAfterMs', 'timeoutMs', 'shutdownTimeoutMs', 'gzip', 'onError', 'logger',
+];
+const COOKIE_OPTION_NAMES: ReadonlyArray<keyof CookieOptions> = ['name', 'maxAge', 'domain', 'path', 'secure', 'sameSite'];
+
+/** Options renamed or confused with other libraries' names: say what to use instead. */
+const INSTEAD: Readonly<Record<string, string>> = {
+  host: 'apiHost',
+  api_host: 'apiHost',
+  apiUrl: 'apiHost',
+  secret: 'serviceAccount (or the token, which /import accepts as Basic username)',
+  batchSize: 'flushAt / maxBatchSize',
+  flushInterval: 'flushIntervalMs',
+  timeout: 'timeoutMs',
+  userId: 'getUserId',
+  cookieName: 'cookie.name',
+};
+
+/**
+ * Validates and normalises options once, at construction, into a new frozen object.
+ * Throws `ConfigError` naming the option; never mutates `options`.
+ */
+export function normalizeOptions(options: TrackerOptions = {}, env: NodeJS.ProcessEnv = process.env): TrackerConfig {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ConfigError('options', `must be an object, got ${describe(options)}`);
+  }
+  rejectUnknown(options, OPTION_NAMES, '');
+
+  const token = optionalString(options, 'token') ?? nonEmpty(env.MIXPANEL_TOKEN);
+  const endpoint = oneOf(options, 'endpoint', ['import', 'track'] as const) ?? DEFAULTS.endpoint;
+  const region = oneOf(options, 'region', ['US', 'EU', 'IN'] as const);
+  const apiHostOption = optionalString(options, 'apiHost');
+  if (apiHostOption !== undefined && region !== undefined) {
+    throw new ConfigError('apiHost', 'and `region` contradict each other: give one of them');
+  }
+  const base = apiHostOption ?? REGION_HOSTS[region ?? DEFAULTS.region];
+  let url: URL;
+  try {
+    url = new URL(base);
+  } catch {
+    throw new ConfigError('apiHost', `must be an absolute http(s) URL, got ${JSON.stringify(base)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError('apiHost', `must use http: or https:, got ${url.protocol}`);
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    throw new ConfigError('apiHost', 'must not carry a query, fragment or credentials; use `token` or `serviceAccount`');
+  }
+
+  const serviceAccount = options.serviceAccount;
+  if (serviceAccount !== undefined) {
+    if (serviceAccount === null || typeof serviceAccount !== 'object') {
+      throw new ConfigError('serviceAccount', 'must be { username, secret, projectId }');
+    }
+    for (const key of ['username', 'secret'] as const) {
+      if (typeof serviceAccount[key] !== 'string' || serviceAccount[key] === '') {
+        throw new ConfigError(`serviceAccount.${key}`, 'must be a non-empty string');
+      }
+    }
+    const projectId = serviceAccount.projectId;
+    if (!((typeof projectId === 'string' && /^\d+$/.test(projectId)) || (typeof projectId === 'number' && Number.isSafeInteger(projectId) && projectId > 0))) {
+      throw new ConfigError('serviceAccount.projectId', 'must be the numeric project id');
+    }
+    if (endpoint === 'track') {
+      throw new ConfigError('serviceAccount', 'only applies to endpoint "import"; /track authenticates by the token in each event');
+    }
+  }
+
+  // Endpoint URL: /import is strict so bad records come back itemised (contract §3.2); ip=0 so the
+  // server's own address is never used to geolocate users (contract §7).
+  const path = url.pathname.replace(/\/+$/, '');
+  url = new URL(url.origin + path + (endpoint === 'import' ? '/import' : '/track'));
+  if (endpoint === 'import') {
+    url.searchParams.set('strict', '1');
+    if (serviceAccount) url.searchParams.set('project_id', String(serviceAccount.projectId));
+  } else {
+    url.searchParams.set('verbose', '1');
+  }
+  url.searchParams.set('ip', '0');
+
+  let authorization: string | undefined;
+  if (endpoint === 'import') {
+    if (serviceAccount) {
+      authorization = 'Basic ' + Buffer.from(`${serviceAccount.username}:${serviceAccount.secret}`).toString('base64');
+    } else if (token) {
+      authorization = 'Basic ' + Buffer.from(`${token}:`).toString('base64');
+    }
+  }
+
+  const getUserId = options.getUserId;
+  if (getUserId !== undefined && typeof getUserId !== 'function') {
+    throw new ConfigError('getUserId', `must be a function (req) => userId, got ${describe(getUserId)}`);
+  }
+  const identifyEvent = optionalString(options, 'identifyEvent') ?? DEFAULTS.identifyEvent;
+  if (/^\$(identify|create_alias|merge)$/.test(identifyEvent)) {
+    throw new ConfigError('identifyEvent', `must not be ${identifyEvent}: strict /import rejects identity events on Simplified ID Merge projects; any other name links device and user`);
+  }
+  if (identifyEvent.trim() === '' || identifyEvent.length > API_LIMITS.stringId) {
+    throw new ConfigError('identifyEvent', `must be a non-empty name of at most ${API_LIMITS.stringId} characters`);
+  }
+
+  const superProperties = options.superProperties;
+  if (superProperties !== undefined && !isPlainObject(superProperties)) {
+    throw new ConfigError('superProperties', `must be a plain object, got ${describe(superProperties)}`);
+  }
+
+  const maxBatchSize = integer(options, 'maxBatchSize', 1, API_LIMITS.batchEvents) ?? DEFAULTS.maxBatchSize;
+  const maxBatchBytes = integer(options, 'maxBatchBytes', 1024, API_LIMITS.batchBytes) ?? DEFAULTS.maxBatchBytes;
+  const maxQueueSize = integer(options, 'maxQueueSize', 1, 10_000_000) ?? DEFAULTS.maxQueueSize;
+  const maxQueueBytes = integer(options, 'maxQueueBytes', API_LIMITS.eventBytes, 2 ** 40) ?? DEFAULTS.maxQueueBytes;
+  const flushAt = integer(options, 'flushAt', 1, maxBatchSize) ?? Math.min(DEFAULTS.flushAt, maxBatchSize);
+  const minDelayMs = integer(options, 'minRetryDelayMs', 0, 3_600_000) ?? DEFAULTS.minRetryDelayMs;
+  const maxDelayMs = integer(options, 'maxRetryDelayMs', minDelayMs, 3_600_000) ?? Math.max(DEFAULTS.maxRetryDelayMs, minDelayMs);
+
+  const gzip = options.gzip;
+  let gzipLevel: number | false = DEFAULTS.gzipLevel;
+  if (gzip === false) gzipLevel = false;
+  else if (typeof gzip === 'number') {
+    if (!Number.isInteger(gzip) || gzip < 1 || gzip > 9) throw new ConfigError('gzip', `level must be an integer 1–9, got ${gzip}`);
+    gzipLevel = gzip;
+  } else if (gzip !== undefined && gzip !== true) {
+    throw new ConfigError('gzip', `must be a boolean or a level 1–9, got ${describe(gzip)}`);
+  }
+
+  const onError = options.onError;
+  if (onError !== undefined && typeof onError !== 'function') {
+    throw new ConfigError('onError', `must be a function (error) => void, got ${describe(onError)}`);
+  }
+  const logger = options.logger;
+  if (logger !== undefined && logger !== false) {
+    if (logger === null || typeof logger !== 'object' || typeof logger.warn !== 'function' || typeof logger.error !== 'function') {
+      throw new ConfigError('logger', 'must have warn(message) and error(message) methods (console and pino loggers do), or be false');
+    }
+  }
+
+  return Object.freeze({
+    token,
+    canSend: token !== undefined || apiHostOption !== undefined,
+    endpoint,
+    url,
+    authorization,
+    getUserId: getUserId as GetUserId | undefined,
+    identifyEvent,
+    cookie: normalizeCookie(options.cookie),
+    superProperties: superProperties ? Object.freeze({ ...superProperties }) : undefined,
+    flushAt,
+    flushIntervalMs: integer(options, 'flushIntervalMs', 1, 3_600_000) ?? DEFAULTS.flushIntervalMs,
+    maxBatchSize,
+    maxBatchBytes,
+    maxQueueSize,
+    maxQueueBytes,
+    maxConcurrentRequests: integer(options, 'maxConcurrentRequests', 1, 64) ?? DEFAULTS.maxConcurrentRequests,
+    retry: Object.freeze({
+      maxRetries: integer(options, 'maxRetries', 0, 100) ?? DEFAULTS.maxRetries,
+      minDelayMs,
+      maxDelayMs,
+      maxRetryAfterMs: integer(options, 'maxRetryAfterMs', 0, 3_600_000) ?? DEFAULTS.maxRetryAfterMs,
+    }),
+    timeoutMs: integer(options, 'timeoutMs', 1, 600_000) ?? DEFAULTS.timeoutMs,
+    shutdownTimeoutMs: integer(options, 'shutdownTimeoutMs', 0, 3_600_000) ?? DEFAULTS.shutdownTimeoutMs,
+    gzipLevel,
+    onError,
+    logger,
+  });
+}
+
+function normalizeCookie(cookie: CookieOptions | undefined): NormalizedCookie {
+  if (cookie === undefined) cookie = {};
+  if (cookie === null || typeof cookie !== 'object' || Array.isArray(cookie)) {
+    throw new ConfigError('cookie', `must be an object, got ${describe(cookie)}`);
+  }
+  rejectUnknown(cookie, COOKIE_OPTION_NAMES, 'cookie.');
+  const name = optionalString(cookie, 'name', 'cookie.') ?? DEFAULTS.cookie.name;
+  const path = optionalString(cookie, 'path', 'cookie.') ?? DEFAULTS.cookie.path;
+  const domain = optionalString(cookie, 'domain', 'cookie.');
+  const sameSite = oneOf(cookie, 'sameSite', ['lax', 'strict', 'none'] as const, 'cookie.') ?? DEFAULTS.cookie.sameSite;
+  const secure = cookie.secure ?? DEFAULTS.cookie.secure;
+  if (secure !== 'auto' && typeof secure !== 'boolean') {
+    throw new ConfigError('cookie.secure', `must be 'auto', true or false, got ${describe(secure)}`);
+  }
+  let maxAge: number | null = DEFAULTS.cookie.maxAge;
+  if (cookie.maxAge === null) maxAge = null;
+  else if (cookie.maxAge !== undefined) {
+    if (!Number.isInteger(cookie.maxAge) || cookie.maxAge <= 0) {
+      throw new ConfigError('cookie.maxAge', `must be a positive whole number of seconds or null, got ${describe(cookie.maxAge)}`);
+    }
+    if (cookie.maxAge > DEFAULTS.cookie.maxAge) {
+      throw new ConfigError('cookie.maxAge', `is in seconds and browsers cap it at 400 days (34560000); got ${cookie.maxAge} (milliseconds?)`);
+    }
+    maxAge = cookie.maxAge;
+  }
+  if (sameSite === 'none' && secure === false) {
+    throw new ConfigError('cookie.sameSite', "'none' requires Secure; browsers drop SameSite=None cookies without it");
+  }
+  if (name.startsWith('__Host-') && (secure === false || path !== '/' || domain !== undefined)) {
+    throw new ConfigError('cookie.name', 'with the __Host- prefix needs secure not false, path "/" and no domain (rfc6265bis §4.1.3.2)');
+  }
+  if (name.startsWith('__Secure-') && secure === false) {
+    throw new ConfigError('cookie.name', 'with the __Secure- prefix needs secure not false');
+  }
+
+  const attributes = (secureFlag: boolean): string => {
+    try {
+      // Serialised once with a placeholder value: validates name, path and domain, and gives the
+      // attribute string every response reuses (only the value changes per request).
+      const line = stringifySetCookie({
+        name,
+        value: 'x',
+        path,
+        httpOnly: true,
+        sameSite,
+        secure: secureFlag,
+        ...(domain !== undefined ? { domain } : {}),
+        ...(maxAge !== null ? { maxAge } : {}),
+      });
+      return line.slice(name.length + 2);
+    } catch (error) {
+      throw new ConfigError('cookie', `is not a valid cookie: ${(error as Error).message}`);
+    }
+  };
+  // Secure-only cookies (secure: true, SameSite=None, __Host-/__Secure- names) carry Secure even on
+  // plain-HTTP requests; 'auto' follows the request; false never sets it.
+  const secureOnly = secure === true || sameSite === 'none' || name.startsWith('__Host-') || name.startsWith('__Secure-');
+  return Object.freeze({
+    name,
+    prefix: name + '=',
+    attributes: Object.freeze({
+      insecure: attributes(secureOnly),
+      secure: attributes(secure !== false),
+    }),
+  });
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return (value as object).constructor?.name ? `a ${(value as object).constructor.name}` : 'an object';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
+  return `${typeof value} ${String(value)}`;
+}
+
+function rejectUnknown(object: object, known: ReadonlyArray<string>, prefix: string): void {
+  for (const key of Object.keys(object)) {
+    if (known.includes(key)) continue;
+    const instead = INSTEAD[key];
+    const near = instead ?? closest(key, known);
+    throw new ConfigError(prefix + key, `is not an option${near ? `; did you mean \`${prefix}${near}\`?` : ''} (known: ${known.join(', ')})`);
+  }
+}
+
+function closest(word: string, candidates: ReadonlyArray<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function optionalString<T extends object>(object: T, key: keyof T & string, prefix = ''): string | undefined {
+  const value = object[key] as unknown;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new ConfigError(prefix + key, `must be a non-empty string, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function oneOf<T extends object, V extends string>(object: T, key: keyof T & string, values: readonly V[], prefix = ''): V | undefined {
+  const value = object[key] as unknown;
+  if (value === undefined) return undefined;
+  if (typeof value === 'string') {
+    const match = values.find((v) => v.toLowerCase() === value.toLowerCase());
+    if (match) return match;
+  }
+  throw new ConfigError(prefix + key, `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}, got ${describe(value)}`);
+}
+
+function integer<T extends object>(object: T, key: keyof T & string, min: number, max: number): number | undefined {
+  const value = object[key] as unknown;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(key, `must be an integer from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,96 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+
+/**
+ * The adapter contract: what the core needs from a request and its response, and nothing else.
+ * Express, Koa and Next adapters each implement it in a few lines; the core never sees a
+ * framework object except to hand it to the app's own `getUserId`.
+ */
+export interface RequestContext {
+  /** The raw `Cookie` request header, if any. */
+  cookieHeader(): string | undefined;
+  /** Whether the request reached the app over HTTPS, as the framework's proxy trust decides. */
+  isSecure(): boolean;
+  /** True once the response headers are on their way and can no longer change. */
+  headersSent(): boolean;
+  /** Runs `listener` once, just before the response headers are written. */
+  onHeaders(listener: () => void): void;
+  /** Adds one `Set-Cookie` line, keeping every other cookie already set. */
+  appendSetCookie(line: string): void;
+  getResponseHeader(name: string): string | undefined;
+  setResponseHeader(name: string, value: string): void;
+}
+
+/** How the Express adapter (and bare `node:http`) decide HTTPS: Express's trust-aware `req.secure`, else the socket. */
+export type IsSecure = (req: IncomingMessage) => boolean;
+
+export const socketIsSecure: IsSecure = (req) => (req.socket as TLSSocket | undefined)?.encrypted === true;
+
+const HOOKED = Symbol('idstitch.onHeaders');
+
+type HookedResponse = ServerResponse & { [HOOKED]?: Array<() => void> };
+
+/**
+ * `RequestContext` over `node:http`'s request and response, which Express extends. Writing at
+ * header time (by wrapping this response's `writeHead`, which Node calls for implicit headers too)
+ * means a device id rotated late in the request still sends exactly one cookie.
+ */
+export class NodeRequestContext implements RequestContext {
+  readonly #req: IncomingMessage;
+  readonly #res: HookedResponse;
+  readonly #isSecure: IsSecure;
+
+  constructor(req: IncomingMessage, res: ServerResponse, isSecure: IsSecure = socketIsSecure) {
+    this.#req = req;
+    this.#res = res;
+    this.#isSecure = isSecure;
+  }
+
+  cookieHeader(): string | undefined {
+    return this.#req.headers.cookie;
+  }
+
+  isSecure(): boolean {
+    return this.#isSecure(this.#req);
+  }
+
+  headersSent(): boolean {
+    return this.#res.headersSent;
+  }
+
+  onHeaders(listener: () => void): void {
+    const res = this.#res;
+    const existing = res[HOOKED];
+    if (existing) {
+      existing.push(listener);
+      return;
+    }
+    const listeners = [listener];
+    res[HOOKED] = listeners;
+    const writeHead = res.writeHead;
+    res.writeHead = function writeHeadWithIdstitch(this: ServerResponse, ...args: unknown[]) {
+      // Restore first: a listener that itself triggers writeHead must not loop.
+      res.writeHead = writeHead;
+      if (!res.headersSent) for (const run of listeners) run();
+      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+    } as ServerResponse['writeHead'];
+  }
+
+  appendSetCookie(line: string): void {
+    const res = this.#res;
+    const previous = res.getHeader('set-cookie');
+    if (previous === undefined) res.setHeader('set-cookie', line);
+    else if (Array.isArray(previous)) res.setHeader('set-cookie', [...previous, line]);
+    else res.setHeader('set-cookie', [String(previous), line]);
+  }
+
+  getResponseHeader(name: string): string | undefined {
+    const value = this.#res.getHeader(name);
+    if (value === undefined) return undefined;
+    return Array.isArray(value) ? value.join(', ') : String(value);
+  }
+
+  setResponseHeader(name: string, value: string): void {
+    this.#res.setHeader(name, value);
+  }
+}

@@ -1,0 +1,80 @@
+/** Why an event left the pipeline without being ingested. Each is a counter in `stats().dropped`. */
+export type DropReason =
+  | 'invalid_event' // refused by track(): bad name, properties or size
+  | 'queue_full' // the queue held maxQueueSize events or maxQueueBytes bytes
+  | 'not_configured' // no token and no apiHost: nothing is ever sent
+  | 'tracker_closed' // track() after shutdown()
+  | 'rejected' // the API refused the records (400, or a /track `0`)
+  | 'unauthorized' // 401/403: wrong token or credentials
+  | 'too_large' // a single event the API answered 413 for
+  | 'retries_exhausted' // still failing after maxRetries
+  | 'shutdown_timeout'; // still unsent when shutdown()'s deadline passed
+
+export interface TrackerStats {
+  /** Events accepted by track() into the queue. */
+  tracked: number;
+  /** Events the API confirmed. */
+  delivered: number;
+  /** Events held now: queued, in flight or waiting to retry. */
+  queued: number;
+  /** HTTP requests made (first attempts and retries). */
+  requests: number;
+  /** Requests that were retries. */
+  retries: number;
+  /** Batches split after a 413. */
+  splits: number;
+  /** Request bytes on the wire (after gzip). */
+  bytesSent: number;
+  /** Events that will never be delivered, by reason. */
+  dropped: Record<DropReason, number>;
+  identity: {
+    /** Device ids issued to requests without a valid cookie. */
+    issued: number;
+    /** Device ids rotated by resetUser(). */
+    rotated: number;
+    /** Cookies present but malformed (replaced, never trusted). */
+    invalidCookies: number;
+    /** Cookies that could not be written because headers were already sent. */
+    cookieAfterHeadersSent: number;
+    /** User ids refused (deny-listed, empty, too long, wrong type) and treated as anonymous. */
+    invalidUserIds: number;
+    /** getUserId calls that threw or returned a promise. */
+    userIdResolverErrors: number;
+  };
+}
+
+export function createStats(): TrackerStats {
+  return {
+    tracked: 0,
+    delivered: 0,
+    queued: 0,
+    requests: 0,
+    retries: 0,
+    splits: 0,
+    bytesSent: 0,
+    dropped: {
+      invalid_event: 0,
+      queue_full: 0,
+      not_configured: 0,
+      tracker_closed: 0,
+      rejected: 0,
+      unauthorized: 0,
+      too_large: 0,
+      retries_exhausted: 0,
+      shutdown_timeout: 0,
+    },
+    identity: {
+      issued: 0,
+      rotated: 0,
+      invalidCookies: 0,
+      cookieAfterHeadersSent: 0,
+      invalidUserIds: 0,
+      userIdResolverErrors: 0,
+    },
+  };
+}
+
+/** A deep copy, so callers can keep and compare snapshots. */
+export function snapshot(stats: TrackerStats): TrackerStats {
+  return { ...stats, dropped: { ...stats.dropped }, identity: { ...stats.identity } };
+}

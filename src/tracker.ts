@@ -1,0 +1,187 @@
+import { Delivery } from './delivery.js';
+import { DeliveryError, IdstitchError, InvalidEventError, UserIdError } from './errors.js';
+import { buildEvent, type Identity } from './event.js';
+import { normalizeOptions, type GetUserId, type TrackerConfig, type TrackerOptions } from './options.js';
+import { EventQueue } from './queue.js';
+import { Reporter } from './report.js';
+import type { RequestContext } from './request-context.js';
+import { RequestScope, type ScopeHost } from './request-scope.js';
+import { createStats, snapshot, type TrackerStats } from './stats.js';
+import { Transport } from './transport.js';
+import { DENYLISTED_IDS, normalizeUserId } from './user.js';
+
+/** Brand shared by every copy of idstitch in a process (ESM and CommonJS builds alike). */
+const TRACKER = Symbol.for('idstitch.tracker');
+
+export interface ShutdownOptions {
+  /** Deadline in ms; default `shutdownTimeoutMs` (25,000). Events still unsent then are counted as `shutdown_timeout`. */
+  timeoutMs?: number;
+}
+
+/**
+ * Builds events, queues them (bounded) and delivers them in batches with retries. One per
+ * process is typical; adapters create one from options, or take one you made.
+ */
+export class Tracker implements ScopeHost {
+  readonly [TRACKER] = true;
+  readonly config: TrackerConfig;
+  /** @internal Live counters; read them through stats(). */
+  readonly counters: TrackerStats;
+  readonly reporter: Reporter;
+  readonly #queue: EventQueue;
+  readonly #delivery: Delivery;
+  readonly #transport: Transport;
+  #closed: Promise<void> | undefined;
+
+  constructor(options?: TrackerOptions) {
+    this.config = normalizeOptions(options);
+    this.counters = createStats();
+    this.reporter = new Reporter(this.config.onError, this.config.logger);
+    this.#transport = new Transport({
+      url: this.config.url,
+      authorization: this.config.authorization,
+      gzipLevel: this.config.gzipLevel,
+      timeoutMs: this.config.timeoutMs,
+      connections: this.config.maxConcurrentRequests,
+    });
+    this.#delivery = new Delivery(this.#transport, this.config.endpoint, this.config.retry, this.counters, this.reporter);
+    this.#queue = new EventQueue(this.config, this.#delivery.deliver);
+  }
+
+  /**
+   * Queues an event. Synchronous and cheap: nothing here waits on the network. Invalid input is
+   * reported to `onError` with a stable code and counted; it never throws.
+   * `identity` gives the `$device_id` / `$user_id` when tracking outside a request scope.
+   */
+  track(event: string, properties?: Record<string, unknown>, identity?: Identity): void {
+    try {
+      const checked: Identity = {};
+      if (identity?.deviceId !== undefined) checked.deviceId = this.#checkDeviceId(identity.deviceId);
+      if (identity?.userId !== undefined) {
+        const userId = normalizeUserId(identity.userId);
+        if (userId instanceof UserIdError) {
+          this.counters.identity.invalidUserIds++;
+          this.reporter.report(userId);
+        } else checked.userId = userId;
+      }
+      this.emit(event, properties, checked);
+    } catch (error) {
+      this.#internal(error);
+    }
+  }
+
+  /** @internal Builds and enqueues an event whose identity is already checked. Never throws. */
+  emit(event: unknown, properties: unknown, identity: Identity): void {
+    try {
+      if (this.#closed) {
+        this.counters.dropped.tracker_closed++;
+        this.reporter.report(new IdstitchError('IDSTITCH_TRACKER_CLOSED', `track(${JSON.stringify(String(event).slice(0, 60))}) after shutdown(): the event was dropped`));
+        return;
+      }
+      const built = buildEvent(this.config, event, properties, identity, Date.now());
+      if (!this.config.canSend) {
+        this.counters.dropped.not_configured++;
+        this.reporter.once(
+          'not-configured',
+          'no Mixpanel token (option `token` or MIXPANEL_TOKEN) and no `apiHost`: events are validated and counted, never sent',
+        );
+        return;
+      }
+      if (!this.#queue.push(built)) {
+        this.counters.dropped.queue_full++;
+        this.reporter.report(
+          new DeliveryError('IDSTITCH_QUEUE_FULL', `the queue holds ${this.#queue.size} events (maxQueueSize ${this.config.maxQueueSize}, maxQueueBytes ${this.config.maxQueueBytes}): the event was dropped`, {
+            reason: 'queue_full',
+            count: 1,
+          }),
+        );
+        return;
+      }
+      this.counters.tracked++;
+    } catch (error) {
+      if (error instanceof InvalidEventError) {
+        this.counters.dropped.invalid_event++;
+        this.reporter.report(error);
+      } else this.#internal(error);
+    }
+  }
+
+  /** Sends everything queued so far; resolves (never rejects) when each event is delivered or given up. */
+  flush(): Promise<void> {
+    return this.#queue.flush();
+  }
+
+  /**
+   * Flushes, keeps retrying until everything is settled or the deadline passes, then closes
+   * connections. Events still unsent at the deadline are counted (`shutdown_timeout`) and
+   * reported. Later `track()` calls are counted and reported, never thrown. Idempotent.
+   */
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    this.#closed ??= this.#shutdown(options.timeoutMs ?? this.config.shutdownTimeoutMs);
+    return this.#closed;
+  }
+
+  async #shutdown(timeoutMs: number): Promise<void> {
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) timeoutMs = this.config.shutdownTimeoutMs;
+    this.#queue.stopTimer();
+    this.#delivery.hurry();
+    let deadline: NodeJS.Timeout | undefined;
+    const expired = new Promise<true>((resolve) => {
+      // Ref'd on purpose: the process stays up until delivery ends or the deadline passes.
+      deadline = setTimeout(() => resolve(true), timeoutMs);
+    });
+    const timedOut = await Promise.race([this.#queue.flush().then(() => false), expired]);
+    clearTimeout(deadline);
+    if (timedOut) {
+      const before = this.counters.dropped.shutdown_timeout;
+      const waiting = this.#queue.discardWaiting();
+      this.counters.dropped.shutdown_timeout += waiting;
+      this.#delivery.abort();
+      await this.#transport.close(true);
+      await this.#queue.flush();
+      const left = this.counters.dropped.shutdown_timeout - before;
+      this.reporter.report(
+        new DeliveryError('IDSTITCH_SHUTDOWN_TIMEOUT', `shutdown deadline (${timeoutMs} ms) passed with ${left} events unsent; they were dropped`, {
+          reason: 'shutdown_timeout',
+          count: left,
+        }),
+      );
+      return;
+    }
+    await this.#transport.close();
+  }
+
+  /** Counters: tracked, delivered, queued, requests, retries, bytes, drops by reason, identity events. */
+  stats(): TrackerStats {
+    const copy = snapshot(this.counters);
+    copy.queued = this.#queue.size;
+    return copy;
+  }
+
+  /** @internal Binds a request to this tracker. Adapters call it once per request. */
+  scope(context: RequestContext, req: unknown, defaultGetUserId?: GetUserId): RequestScope {
+    return new RequestScope(this, context, req, this.config.getUserId ?? defaultGetUserId);
+  }
+
+  #checkDeviceId(deviceId: unknown): string | undefined {
+    if (typeof deviceId === 'string' && deviceId.trim() !== '' && deviceId.length <= 255 && !DENYLISTED_IDS.has(deviceId.toLowerCase())) {
+      return deviceId;
+    }
+    this.reporter.report(new UserIdError('IDSTITCH_INVALID_USER_ID', 'identity.deviceId must be a non-placeholder string of at most 255 characters; the event is sent without it'));
+    return undefined;
+  }
+
+  #internal(error: unknown): void {
+    this.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `idstitch hit an unexpected error: ${(error as Error)?.message ?? String(error)}`, { cause: error }));
+  }
+}
+
+/** Creates a tracker. See `TrackerOptions` for every option and its default. */
+export function createTracker(options?: TrackerOptions): Tracker {
+  return new Tracker(options);
+}
+
+/** True for a Tracker from any copy of idstitch loaded in this process. */
+export function isTracker(value: unknown): value is Tracker {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[TRACKER] === true;
+}
