@@ -32,6 +32,8 @@ export class Tracker implements ScopeHost {
   readonly #delivery: Delivery;
   readonly #transport: Transport;
   #closed: Promise<void> | undefined;
+  /** Set while the queue is refusing events: an outage reports its overflow once, not per event. */
+  #overflowing = false;
 
   constructor(options?: TrackerOptions) {
     this.config = normalizeOptions(options);
@@ -89,14 +91,17 @@ export class Tracker implements ScopeHost {
       }
       if (!this.#queue.push(built)) {
         this.counters.dropped.queue_full++;
+        if (this.#overflowing) return;
+        this.#overflowing = true;
         this.reporter.report(
-          new DeliveryError('IDSTITCH_QUEUE_FULL', `the queue holds ${this.#queue.size} events (maxQueueSize ${this.config.maxQueueSize}, maxQueueBytes ${this.config.maxQueueBytes}): the event was dropped`, {
+          new DeliveryError('IDSTITCH_QUEUE_FULL', `the queue holds ${this.#queue.size} events (maxQueueSize ${this.config.maxQueueSize}, maxQueueBytes ${this.config.maxQueueBytes}): events are dropped until it drains (counted in stats().dropped.queue_full)`, {
             reason: 'queue_full',
             count: 1,
           }),
         );
         return;
       }
+      this.#overflowing = false;
       this.counters.tracked++;
     } catch (error) {
       if (error instanceof InvalidEventError) {

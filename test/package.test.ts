@@ -1,0 +1,42 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { LIBRARY_VERSION } from '../src/version.js';
+
+// These tests read the built package (dist/), as a user would get it: `npm test` builds first.
+const root = new URL('..', import.meta.url).pathname;
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+
+describe('the published package', () => {
+  it('reports the version package.json declares', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(LIBRARY_VERSION).toBe(pkg.version);
+  });
+
+  it('type-checks as an ES module and as CommonJS consumer, req.track included', () => {
+    const run = () => execFileSync(process.execPath, [tsc, '-p', 'test/types/tsconfig.json'], { cwd: root, encoding: 'utf8' });
+    expect(run).not.toThrow();
+  });
+
+  it.each(['idstitch', 'idstitch/express'])('loads %s with require() and import', (specifier) => {
+    const script = `
+      const viaRequire = require(${JSON.stringify(specifier)});
+      import(${JSON.stringify(specifier)}).then((viaImport) => {
+        console.log(JSON.stringify([Object.keys(viaRequire).sort(), Object.keys(viaImport).filter((k) => k !== 'default').sort()]));
+      });`;
+    const [cjs, esm] = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' })) as [string[], string[]];
+    expect(cjs.length).toBeGreaterThan(3);
+    expect(esm).toEqual(cjs);
+  });
+
+  it('shares one tracker brand between the ESM and CommonJS builds', () => {
+    const script = `
+      const cjs = require('idstitch');
+      import('idstitch').then((esm) => {
+        const tracker = esm.createTracker({ logger: false });
+        console.log(String(cjs.isTracker(tracker)));
+      });`;
+    expect(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' }).trim()).toBe('true');
+  });
+});

@@ -1,0 +1,22 @@
+// Compiled by test/package.test.ts as an ES module consumer of the built package.
+import express from 'express';
+import { createTracker, IdstitchError, type TrackerOptions, type TrackerStats } from 'idstitch';
+import { identifyUser, resetUser, tracking, type TrackingMiddleware } from 'idstitch/express';
+
+const options: TrackerOptions = { token: 'token', cookie: { name: 'did', maxAge: null }, onError: (error) => void error.code };
+const middleware: TrackingMiddleware = tracking(options);
+const shared: TrackingMiddleware = tracking(createTracker({ apiHost: 'http://127.0.0.1:7600' }));
+const app = express();
+app.use(middleware, shared);
+app.get('/', (req, res) => {
+  req.track('Viewed Home', { plan: 'pro' });
+  const linked: string | undefined = identifyUser(req, 'u1');
+  resetUser(req);
+  res.send(linked);
+});
+// @ts-expect-error the event name is a string
+app.get('/bad', (req) => req.track(42));
+const stats: TrackerStats = middleware.tracker.stats();
+const code: string = new IdstitchError('IDSTITCH_INTERNAL', 'x').code;
+void stats;
+void code;
