@@ -125,7 +125,9 @@ export class EventQueue {
   #cut(): Batch {
     const { maxBatchSize, maxBatchBytes } = this.#limits;
     let count = 0;
-    let bytes = 0;
+    // The body is `[` + events joined by `,` + `]`: each event adds itself and one separator
+    // (`[` or `,`), and the closing `]` is counted here, so `bytes` is the exact body size.
+    let bytes = 1;
     // At least one event per batch: a single event is always under the API's per-event limit.
     while (count < this.#buffer.length && count < maxBatchSize) {
       const next = this.#buffer[count]!.bytes;

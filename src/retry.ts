@@ -89,12 +89,14 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
 /**
  * Delay before retry number `retry` (1-based): exponential from `minDelayMs`, capped at
  * `maxDelayMs`, with ±25 % jitter so many instances recovering together do not retry in step.
- * A server's `Retry-After` wins, capped at `maxRetryAfterMs`.
+ * A server's `Retry-After` (capped at `maxRetryAfterMs`) is honoured as a floor: never sooner than
+ * it asks, and a `Retry-After: 0` cannot turn backoff into back-to-back requests.
  */
 export function retryDelay(retry: number, policy: RetryPolicy, retryAfterMs: number | undefined, random = Math.random): number {
-  if (retryAfterMs !== undefined) return Math.min(retryAfterMs, policy.maxRetryAfterMs);
   const exponential = Math.min(policy.maxDelayMs, policy.minDelayMs * 2 ** Math.min(retry - 1, 30));
-  return Math.min(policy.maxDelayMs, Math.round(exponential * (0.75 + random() * 0.5)));
+  const backoff = Math.min(policy.maxDelayMs, Math.round(exponential * (0.75 + random() * 0.5)));
+  if (retryAfterMs === undefined) return backoff;
+  return Math.max(backoff, Math.min(retryAfterMs, policy.maxRetryAfterMs));
 }
 
 function parseJson(text: string): unknown {

@@ -83,10 +83,11 @@ export class Tracker implements ScopeHost {
       const built = buildEvent(this.config, event, properties, identity, Date.now());
       if (!this.config.canSend) {
         this.counters.dropped.not_configured++;
-        this.reporter.once(
-          'not-configured',
-          'no Mixpanel token (option `token` or MIXPANEL_TOKEN) and no `apiHost`: events are validated and counted, never sent',
-        );
+        if (this.counters.dropped.not_configured === 1) {
+          this.reporter.report(
+            new IdstitchError('IDSTITCH_NOT_CONFIGURED', 'no Mixpanel token (option `token` or MIXPANEL_TOKEN) and no `apiHost`: events are validated and counted (stats().dropped.not_configured), never sent'),
+          );
+        }
         return;
       }
       if (!this.#queue.push(built)) {
@@ -172,7 +173,7 @@ export class Tracker implements ScopeHost {
     if (typeof deviceId === 'string' && deviceId.trim() !== '' && deviceId.length <= 255 && !DENYLISTED_IDS.has(deviceId.toLowerCase())) {
       return deviceId;
     }
-    this.reporter.report(new UserIdError('IDSTITCH_INVALID_USER_ID', 'identity.deviceId must be a non-placeholder string of at most 255 characters; the event is sent without it'));
+    this.reporter.report(new IdstitchError('IDSTITCH_INVALID_DEVICE_ID', 'identity.deviceId must be a non-placeholder string of at most 255 characters; the event is sent without it'));
     return undefined;
   }
 
