@@ -5,7 +5,7 @@ import { createTracker, type IdstitchError, type Tracker, type TrackerOptions } 
 import { startIngestStub, type IngestStub, type MixpanelEvent } from './support/ingest-stub.js';
 
 // Request-body schemas from Mixpanel's OpenAPI description of its ingestion API, extracted by
-// scripts/extract-import-schema.mjs: the root is POST /import, definitions.track is POST /track.
+// test/fixtures/extract-import-schema.mjs: the root is POST /import, definitions.track is POST /track.
 const schema = JSON.parse(readFileSync(new URL('./fixtures/mixpanel-import-request.schema.json', import.meta.url), 'utf8')) as object;
 const ajv = new Ajv({ allErrors: true, strict: true });
 ajv.addSchema(schema, 'mixpanel');
