@@ -6,7 +6,7 @@ import { LIBRARY_NAME, LIBRARY_VERSION } from './version.js';
 /** Properties that carry identity or auth: set by idstitch, never by the caller. */
 const RESERVED = new Set(['distinct_id', '$device_id', '$user_id', 'token']);
 /** Events with no meaning in Simplified ID Merge, refused by strict /import (mixpanel-contract §5.4). */
-const IDENTITY_EVENTS = new Set(['$identify', '$create_alias', '$merge']);
+export const IDENTITY_EVENTS: ReadonlySet<string> = new Set(['$identify', '$create_alias', '$merge']);
 const INSERT_ID = /^[A-Za-z0-9-]{1,36}$/;
 
 export interface Identity {

@@ -6,7 +6,7 @@
 export const DEVICE_PREFIX = '$device:';
 
 /** Original ID Merge verbs: no identity effect in Simplified projects (contract §5.4). */
-export const IDENTITY_EVENTS: ReadonlySet<string> = new Set(['$identify', '$create_alias', '$merge']);
+export { IDENTITY_EVENTS } from '../event.js';
 
 /** What Mixpanel once documented as the reason a device was not relinked (contract §5.3 C5, U15). */
 export const ASSIGNED_ALREADY = 'errAnonDistinctIdAssignedAlready';
