@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { createTracker, LIBRARY_VERSION, type IdstitchError, type TrackerStats } from 'idstitch';
+import { createTracker, DEFAULTS, LIBRARY_VERSION, type IdstitchError, type TrackerStats } from 'idstitch';
 import { canPin, pinSelf, startSinkProcess, type RemoteSink } from './child.js';
 import { mib, num, parseFlags, percent, table, times, writeJson } from './report.js';
 import type { SinkCounts } from './sink.js';
@@ -38,7 +38,7 @@ const SMOKE: Settings = { events: 50_000, repetitions: 1, scenarios: [CLEAN] };
 const RETRY = { minRetryDelayMs: 20, maxRetryDelayMs: 200 };
 /** Matches the tracker's default maxBatchSize, so the ceiling encodes batches of the same size. */
 const CEILING_BATCH = 2000;
-const GZIP_LEVEL = 6; // idstitch's default
+const GZIP_LEVEL: number = DEFAULTS.gzipLevel; // idstitch's default, so the ceiling compares like with like
 /** A repetition that takes longer than this is abandoned by shutdown(): its unsent events show as lost (ms). */
 const SHUTDOWN_MS = 60_000;
 const TARGET_PER_SECOND = 150_000;

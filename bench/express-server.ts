@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const app = express();
   if (variant === 'idstitch') {
     sink = await startSink();
-    middleware = tracking({ apiHost: sink.url, token: 'bench' });
+    middleware = tracking({ apiHost: sink.url, token: 'bench', ...(process.env.IDSTITCH_BENCH_OPTIONS ? JSON.parse(process.env.IDSTITCH_BENCH_OPTIONS) : {}) });
     app.use(middleware);
     app.get('/', (req, res) => {
       routeHits++;

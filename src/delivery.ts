@@ -1,5 +1,5 @@
 import { DeliveryError, IdstitchError } from './errors.js';
-import type { QueuedEvent } from './event.js';
+import type { Batch } from './batch.js';
 import type { RetryPolicy } from './options.js';
 import type { Reporter } from './report.js';
 import { classify, retryDelay, type FailedRecord } from './retry.js';
@@ -46,55 +46,56 @@ export class Delivery {
     for (const wake of this.#sleepers) wake();
   }
 
-  readonly deliver = async (events: QueuedEvent[]): Promise<void> => {
+  readonly deliver = async (batch: Batch): Promise<void> => {
     try {
-      await this.#deliver(events);
+      await this.#deliver(batch);
     } catch (error) {
-      this.#drop(events.length, 'retries_exhausted');
+      this.#drop(batch.count, 'retries_exhausted');
       this.#reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `idstitch delivery failed unexpectedly: ${(error as Error)?.message}`, { cause: error }));
     }
   };
 
-  async #deliver(events: QueuedEvent[]): Promise<void> {
+  async #deliver(batch: Batch): Promise<void> {
     const signal = this.#abort.signal;
-    const payload = await this.#transport.encode(events.map((event) => event.json));
+    const payload = await this.#transport.encode(batch.body);
+    const count = batch.count;
     for (let retry = 0; ; retry++) {
-      if (signal.aborted) return this.#drop(events.length, 'shutdown_timeout');
+      if (signal.aborted) return this.#drop(count, 'shutdown_timeout');
       this.#stats.requests++;
       if (retry > 0) this.#stats.retries++;
       this.#stats.bytesSent += payload.body.length;
       const attempt = await this.#transport.send(payload, signal);
-      if (signal.aborted) return this.#drop(events.length, 'shutdown_timeout');
+      if (signal.aborted) return this.#drop(count, 'shutdown_timeout');
       const verdict = classify(attempt, this.#endpoint);
       switch (verdict.action) {
         case 'delivered':
-          this.#stats.delivered += events.length;
+          this.#stats.delivered += count;
           return;
         case 'partial':
-          return this.#partial(events, verdict.failed, verdict.imported);
+          return this.#partial(batch, verdict.failed, verdict.imported);
         case 'split':
-          return this.#split(events);
+          return this.#split(batch);
         case 'drop':
-          this.#drop(events.length, verdict.reason);
+          this.#drop(count, verdict.reason);
           if (verdict.reason === 'unauthorized') {
             if (this.#unauthorizedReported) return;
             this.#unauthorizedReported = true;
           }
           this.#reporter.report(
-            new DeliveryError(verdict.reason === 'unauthorized' ? 'IDSTITCH_UNAUTHORIZED' : 'IDSTITCH_RECORDS_REJECTED', `${events.length} events dropped: ${verdict.message}`, {
+            new DeliveryError(verdict.reason === 'unauthorized' ? 'IDSTITCH_UNAUTHORIZED' : 'IDSTITCH_RECORDS_REJECTED', `${count} events dropped: ${verdict.message}`, {
               reason: verdict.reason,
-              count: events.length,
+              count: count,
               status: verdict.status,
             }),
           );
           return;
         case 'retry': {
           if (retry >= this.#policy.maxRetries) {
-            this.#drop(events.length, 'retries_exhausted');
+            this.#drop(count, 'retries_exhausted');
             this.#reporter.report(
-              new DeliveryError('IDSTITCH_DELIVERY_FAILED', `${events.length} events dropped after ${retry + 1} attempts; last: ${verdict.reason}`, {
+              new DeliveryError('IDSTITCH_DELIVERY_FAILED', `${count} events dropped after ${retry + 1} attempts; last: ${verdict.reason}`, {
                 reason: 'retries_exhausted',
-                count: events.length,
+                count: count,
                 status: attempt.kind === 'response' ? attempt.status : undefined,
               }),
             );
@@ -108,8 +109,8 @@ export class Delivery {
     }
   }
 
-  async #split(events: QueuedEvent[]): Promise<void> {
-    if (events.length === 1) {
+  async #split(batch: Batch): Promise<void> {
+    if (batch.count === 1) {
       this.#drop(1, 'too_large');
       this.#reporter.report(
         new DeliveryError('IDSTITCH_RECORDS_REJECTED', 'an event was refused as too large (413) even on its own', { reason: 'too_large', count: 1, status: 413 }),
@@ -117,27 +118,27 @@ export class Delivery {
       return;
     }
     this.#stats.splits++;
-    const half = Math.ceil(events.length / 2);
-    await this.#deliver(events.slice(0, half));
-    await this.#deliver(events.slice(half));
+    const half = Math.ceil(batch.count / 2);
+    await this.#deliver(batch.slice(0, half));
+    await this.#deliver(batch.slice(half, batch.count));
   }
 
   /** Strict /import ingested the rest of the batch; only the named records failed (contract §3.2). */
-  #partial(events: QueuedEvent[], failed: readonly FailedRecord[], imported: number | undefined): void {
+  #partial(batch: Batch, failed: readonly FailedRecord[], imported: number | undefined): void {
     const indices = new Set<number>();
-    for (const record of failed) if (record.index !== undefined && record.index < events.length) indices.add(record.index);
+    for (const record of failed) if (record.index !== undefined && record.index < batch.count) indices.add(record.index);
     const named = indices.size === failed.length;
-    const rejected = named ? indices.size : events.length - Math.min(events.length, imported ?? 0);
-    this.#stats.delivered += events.length - rejected;
+    const rejected = named ? indices.size : batch.count - Math.min(batch.count, imported ?? 0);
+    this.#stats.delivered += batch.count - rejected;
     this.#drop(rejected, 'rejected');
     this.#reporter.report(
-      new DeliveryError('IDSTITCH_RECORDS_REJECTED', `${rejected} of ${events.length} events were rejected by the API: ${failed[0]?.message ?? 'no reason given'}`, {
+      new DeliveryError('IDSTITCH_RECORDS_REJECTED', `${rejected} of ${batch.count} events were rejected by the API: ${failed[0]?.message ?? 'no reason given'}`, {
         reason: 'rejected',
         count: rejected,
         status: 400,
         records: failed.map((record) => ({
           index: record.index,
-          insertId: record.insertId ?? (record.index !== undefined ? events[record.index]?.insertId : undefined),
+          insertId: record.insertId ?? (record.index !== undefined ? batch.insertId(record.index) : undefined),
           message: record.message,
         })),
       }),

@@ -52,30 +52,50 @@ export function buildEvent(context: EventContext, name: unknown, properties: unk
   }
   const own = (properties ?? undefined) as Record<string, unknown> | undefined;
 
-  const out: Record<string, unknown> = {
-    time: now,
-    distinct_id: '',
-  };
-  if (identity.deviceId !== undefined) out.$device_id = identity.deviceId;
-  if (identity.userId !== undefined) out.$user_id = identity.userId;
-  out.$insert_id = undefined;
-  out.mp_lib = LIBRARY_NAME;
-  out.$lib_version = LIBRARY_VERSION;
-  // /track authenticates by the token inside each event; /import by the Authorization header.
-  if (context.endpoint === 'track' && context.token !== undefined) out.token = context.token;
-  out.ip = '0';
+  // The caller may set these (an idempotency key, a historical time, a real client ip); the
+  // identity and auth fields are never theirs.
+  const overrides: Overrides = {};
+  const fromSuper = context.superProperties ? checkProperties(name, context.superProperties, overrides, 'super property') : 0;
+  const fromOwn = own ? checkProperties(name, own, overrides, 'property') : 0;
 
-  let count = Object.keys(out).length;
-  if (context.superProperties) count += copyProperties(name, context.superProperties, out, 'super property');
-  if (own) count += copyProperties(name, own, out, 'property');
+  // The rest of the properties, serialised by JSON.stringify; ours are written around them below.
+  let rest: Readonly<Record<string, unknown>> | undefined;
+  if (fromSuper > 0 || (overrides.found && fromOwn > 0)) {
+    const merged: Record<string, unknown> = {};
+    for (const source of [context.superProperties, own]) {
+      if (!source) continue;
+      for (const key of Object.keys(source)) if (!OVERRIDABLE.has(key) && source[key] !== undefined) merged[key] = source[key];
+    }
+    rest = merged;
+  } else if (fromOwn > 0) {
+    rest = own;
+  }
+  const restJson = rest === undefined ? '{}' : JSON.stringify(rest);
+
+  const token = context.endpoint === 'track' ? context.token : undefined;
+  const count = 7 + (identity.deviceId !== undefined ? 1 : 0) + (identity.userId !== undefined ? 1 : 0) + (token !== undefined ? 1 : 0) + (rest === undefined ? 0 : Object.keys(rest).length);
   if (count >= API_LIMITS.properties) {
     throw new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', `"${name}" has ${count} properties with idstitch's own; Mixpanel accepts fewer than ${API_LIMITS.properties}`, name);
   }
 
-  const insertId = out.$insert_id === undefined ? randomUUID() : (out.$insert_id as string);
-  out.$insert_id = insertId;
+  const insertId = overrides.$insert_id ?? randomUUID();
+  // Written by hand around the caller's properties: one JSON.stringify of a small object instead of
+  // building and serialising a merged copy of everything (this is the per-event hot path).
+  let json =
+    '{"event":' + JSON.stringify(name) +
+    ',"properties":{"time":' + (overrides.time ?? now) +
+    ',"distinct_id":""';
+  if (identity.deviceId !== undefined) json += ',"$device_id":' + JSON.stringify(identity.deviceId);
+  if (identity.userId !== undefined) json += ',"$user_id":' + JSON.stringify(identity.userId);
+  json += ',"$insert_id":' + JSON.stringify(insertId) +
+    ',"mp_lib":' + (overrides.mp_lib ?? LIBRARY_JSON) +
+    ',"$lib_version":' + (overrides.$lib_version ?? VERSION_JSON);
+  // /track authenticates by the token inside each event; /import by the Authorization header.
+  if (token !== undefined) json += ',"token":' + JSON.stringify(token);
+  // Without an ip, Mixpanel would geolocate every user at the server (contract §7).
+  json += ',"ip":' + (overrides.ip ?? '"0"');
+  json += restJson === '{}' ? '}}' : ',' + restJson.slice(1) + '}';
 
-  const json = JSON.stringify({ event: name, properties: out });
   const bytes = Buffer.byteLength(json);
   if (bytes >= API_LIMITS.eventBytes) {
     throw new InvalidEventError('IDSTITCH_EVENT_TOO_LARGE', `"${name}" is ${bytes} bytes as JSON; Mixpanel accepts events under ${API_LIMITS.eventBytes}`, name);
@@ -83,9 +103,26 @@ export function buildEvent(context: EventContext, name: unknown, properties: unk
   return { json, bytes, insertId };
 }
 
-/** Copies validated properties into `out`, returning how many keys were new. */
-function copyProperties(event: string, from: Readonly<Record<string, unknown>>, out: Record<string, unknown>, what: string): number {
-  let added = 0;
+const LIBRARY_JSON = JSON.stringify(LIBRARY_NAME);
+const VERSION_JSON = JSON.stringify(LIBRARY_VERSION);
+
+/** Our properties a caller may set; their values, already serialised, land here. */
+const OVERRIDABLE: ReadonlySet<string> = new Set(['time', '$insert_id', 'mp_lib', '$lib_version', 'ip']);
+interface Overrides {
+  found?: boolean;
+  time?: number;
+  $insert_id?: string;
+  mp_lib?: string;
+  $lib_version?: string;
+  ip?: string;
+}
+
+/**
+ * Validates properties, collecting overrides of our own fields; returns how many other
+ * properties (with a value) there are.
+ */
+function checkProperties(event: string, from: Readonly<Record<string, unknown>>, overrides: Overrides, what: string): number {
+  let others = 0;
   for (const key of Object.keys(from)) {
     const value = from[key];
     if (value === undefined) continue; // as JSON does: an absent optional property is not an error
@@ -99,21 +136,25 @@ function copyProperties(event: string, from: Readonly<Record<string, unknown>>, 
     if (key.length > API_LIMITS.stringId || key === '') {
       throw new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', `${what} name of "${event}" must be 1–${API_LIMITS.stringId} characters, got ${key.length}`, event);
     }
-    let checked: unknown;
+    if (!OVERRIDABLE.has(key)) {
+      checkValue(event, key, value, 0, undefined);
+      others++;
+      continue;
+    }
+    overrides.found = true;
     if (key === '$insert_id') {
       if (typeof value !== 'string' || !INSERT_ID.test(value)) {
         throw new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', `$insert_id of "${event}" must be 1–36 characters of [A-Za-z0-9-], got ${describe(value)}`, event);
       }
-      checked = value;
+      overrides.$insert_id = value;
     } else if (key === 'time') {
-      checked = checkTime(event, value);
+      overrides.time = checkTime(event, value);
     } else {
-      checked = checkValue(event, key, value, 0, undefined);
+      checkValue(event, key, value, 0, undefined);
+      overrides[key as 'mp_lib' | '$lib_version' | 'ip'] = JSON.stringify(value);
     }
-    if (!(key in out)) added++;
-    out[key] = checked;
   }
-  return added;
+  return others;
 }
 
 function checkTime(event: string, value: unknown): number {

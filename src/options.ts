@@ -71,7 +71,7 @@ export interface TrackerOptions {
   timeoutMs?: number;
   /** Default deadline of `shutdown()`, in ms. Default 25,000 (inside Kubernetes' 30 s grace period). */
   shutdownTimeoutMs?: number;
-  /** gzip request bodies: `true` (default, level 6), `false`, or a level 1–9. */
+  /** gzip request bodies: `true` (default, level 1: least CPU), `false`, or a level 1–9. */
   gzip?: boolean | number;
   /** Receives every error idstitch reports (bad events, bad user ids, delivery failures). Must not throw. */
   onError?: (error: IdstitchError) => void;
@@ -123,7 +123,7 @@ export const DEFAULTS = {
   maxRetryAfterMs: 60_000,
   timeoutMs: 15_000,
   shutdownTimeoutMs: 25_000,
-  gzipLevel: 6,
+  gzipLevel: 1, // fastest: 42 % less CPU than level 6 for ~6 % more bytes on Mixpanel events (bench/)
 } as const;
 
 /** The normalised, frozen configuration every per-request and background path reads. */

@@ -1,4 +1,4 @@
-import type { QueuedEvent } from './event.js';
+import { Batch } from './batch.js';
 
 export interface QueueLimits {
   readonly flushAt: number;
@@ -10,36 +10,40 @@ export interface QueueLimits {
   readonly maxConcurrentRequests: number;
 }
 
-interface Batch {
-  readonly events: QueuedEvent[];
-  readonly bytes: number;
-  /** Position (1-based, in push order) of the batch's last event. */
-  readonly lastSeq: number;
-}
-
 interface Waiter {
   readonly target: number;
   readonly resolve: () => void;
 }
 
+/** First size of a batch's byte buffer; it doubles as events arrive, up to `maxBatchBytes`. */
+const INITIAL_BATCH_CAPACITY = 16 * 1024; // bytes
+
 /**
- * A bounded FIFO of serialised events that cuts batches and hands them to `deliver`, at most
- * `maxConcurrentRequests` at a time. Batches are cut when a request slot is free and there is
- * reason to send: `flushAt` events or `maxBatchBytes` waiting, the interval elapsed, or a flush
- * asked for. Under load, events wait for a slot and later batches come out bigger.
+ * A bounded FIFO of serialised events that forms batches and hands them to `deliver`, at most
+ * `maxConcurrentRequests` at a time. Each event's UTF-8 bytes are appended to the open batch's
+ * buffer as it is pushed, so a waiting event costs no JS object (no GC pressure while it waits) and
+ * a batch's request body is ready when it goes out. A batch goes out when a request slot is free
+ * and there is reason to send: `flushAt` events or a full batch waiting, the interval elapsed, or
+ * a flush asked for.
  *
  * The bound covers every event not yet settled (waiting, in flight, or between retries), so
  * memory stays within `maxQueueSize`/`maxQueueBytes` however long the API is down.
  */
 export class EventQueue {
   readonly #limits: QueueLimits;
-  readonly #deliver: (events: QueuedEvent[]) => Promise<void>;
-  #buffer: QueuedEvent[] = [];
-  #bufferBytes = 0;
+  readonly #deliver: (batch: Batch) => Promise<void>;
+  /** Batches full or sealed by a flush, waiting for a request slot. */
+  #sealed: Batch[] = [];
+  #open: Buffer | undefined;
+  #openUsed = 0;
+  #openEnds: number[] = [];
   #heldCount = 0;
   #heldBytes = 0;
   #pushed = 0;
-  #cutThrough = 0;
+  /** Events sealed into batches so far (in push order). */
+  #sealedThrough = 0;
+  /** Events handed to `deliver` (or discarded) so far. */
+  #startedThrough = 0;
   /** Events up to this position should go out as soon as a slot is free. */
   #flushTarget = 0;
   readonly #active = new Set<Batch>();
@@ -48,7 +52,7 @@ export class EventQueue {
   /** Holds the process open while someone awaits a flush; background timers never do. */
   #keepAlive: NodeJS.Timeout | undefined;
 
-  constructor(limits: QueueLimits, deliver: (events: QueuedEvent[]) => Promise<void>) {
+  constructor(limits: QueueLimits, deliver: (batch: Batch) => Promise<void>) {
     this.#limits = limits;
     this.#deliver = deliver;
   }
@@ -58,19 +62,27 @@ export class EventQueue {
     return this.#heldCount;
   }
 
-  /** Adds an event, or returns false (nothing added) when the bound is reached. */
-  push(event: QueuedEvent): boolean {
-    if (this.#heldCount >= this.#limits.maxQueueSize || this.#heldBytes + event.bytes > this.#limits.maxQueueBytes) return false;
-    this.#buffer.push(event);
-    this.#bufferBytes += event.bytes;
+  /** Adds an event's JSON (`bytes` long in UTF-8), or returns false (nothing added) when the bound is reached. */
+  push(json: string, bytes: number): boolean {
+    const limits = this.#limits;
+    if (this.#heldCount >= limits.maxQueueSize || this.#heldBytes + bytes > limits.maxQueueBytes) return false;
+    const count = this.#openEnds.length;
+    // Brackets and commas count toward the API's per-request byte limit too.
+    if (count > 0 && (count >= limits.maxBatchSize || this.#openUsed + 1 + bytes + 2 > limits.maxBatchBytes)) {
+      this.#flushTarget = Math.max(this.#flushTarget, this.#pushed); // a full batch is reason to send
+      this.#seal();
+    }
+    this.#append(json, bytes);
     this.#heldCount++;
-    this.#heldBytes += event.bytes;
+    this.#heldBytes += bytes;
     this.#pushed++;
-    if (this.#buffer.length >= this.#limits.flushAt || this.#bufferBytes >= this.#limits.maxBatchBytes) {
+    if (this.#openEnds.length >= limits.flushAt) {
       this.#flushTarget = this.#pushed;
       this.#pump();
+    } else if (this.#sealed.length > 0) {
+      this.#pump();
     } else if (this.#timer === undefined) {
-      this.#timer = setTimeout(this.#onInterval, this.#limits.flushIntervalMs);
+      this.#timer = setTimeout(this.#onInterval, limits.flushIntervalMs);
       this.#timer.unref();
     }
     return true;
@@ -89,12 +101,15 @@ export class EventQueue {
 
   /** Removes every event not yet handed to `deliver`, returning how many; used at a shutdown deadline. */
   discardWaiting(): number {
-    const count = this.#buffer.length;
+    this.#seal();
+    let count = 0;
+    for (const batch of this.#sealed) {
+      count += batch.count;
+      this.#heldBytes -= batch.eventBytes;
+    }
+    this.#sealed = [];
     this.#heldCount -= count;
-    this.#heldBytes -= this.#bufferBytes;
-    this.#cutThrough += count;
-    this.#buffer = [];
-    this.#bufferBytes = 0;
+    this.#startedThrough += count;
     this.#settle();
     return count;
   }
@@ -111,57 +126,69 @@ export class EventQueue {
     this.#pump();
   };
 
+  #append(json: string, bytes: number): void {
+    const separator = this.#openEnds.length > 0 ? 1 : 0;
+    const needed = this.#openUsed + separator + bytes;
+    let buffer = this.#open;
+    if (buffer === undefined || needed > buffer.length) {
+      let capacity = buffer ? buffer.length * 2 : INITIAL_BATCH_CAPACITY;
+      while (capacity < needed) capacity *= 2;
+      const grown = Buffer.allocUnsafe(Math.min(capacity, Math.max(needed, this.#limits.maxBatchBytes)));
+      if (buffer) buffer.copy(grown, 0, 0, this.#openUsed);
+      this.#open = buffer = grown;
+    }
+    if (separator) buffer[this.#openUsed++] = 0x2c; // ,
+    this.#openUsed += buffer.write(json, this.#openUsed, 'utf8');
+    this.#openEnds.push(this.#openUsed);
+  }
+
+  /** Closes the open batch (if any) and puts it in line to be sent. */
+  #seal(): void {
+    const count = this.#openEnds.length;
+    if (count === 0 || this.#open === undefined) return;
+    const used = this.#openUsed;
+    // Keep only what the batch uses: a half-empty buffer would double the memory the bound allows.
+    const body = used * 1.5 < this.#open.length ? Buffer.from(this.#open.subarray(0, used)) : this.#open.subarray(0, used);
+    this.#sealedThrough += count;
+    this.#sealed.push(new Batch(body, this.#openEnds, this.#sealedThrough));
+    this.#open = undefined;
+    this.#openUsed = 0;
+    this.#openEnds = [];
+  }
+
   #pump(): void {
-    while (this.#active.size < this.#limits.maxConcurrentRequests && this.#buffer.length > 0 && this.#cutThrough < this.#flushTarget) {
-      this.#start(this.#cut());
+    while (this.#active.size < this.#limits.maxConcurrentRequests && this.#startedThrough < this.#flushTarget) {
+      if (this.#sealed.length === 0) this.#seal();
+      const batch = this.#sealed.shift();
+      if (batch === undefined) break;
+      this.#start(batch);
     }
     // Events left waiting without a reason to send still need the interval to pick them up.
-    if (this.#buffer.length > 0 && this.#timer === undefined && this.#cutThrough >= this.#flushTarget) {
+    if ((this.#sealed.length > 0 || this.#openEnds.length > 0) && this.#timer === undefined && this.#startedThrough >= this.#flushTarget) {
       this.#timer = setTimeout(this.#onInterval, this.#limits.flushIntervalMs);
       this.#timer.unref();
     }
   }
 
-  #cut(): Batch {
-    const { maxBatchSize, maxBatchBytes } = this.#limits;
-    let count = 0;
-    // The body is `[` + events joined by `,` + `]`: each event adds itself and one separator
-    // (`[` or `,`), and the closing `]` is counted here, so `bytes` is the exact body size.
-    let bytes = 1;
-    // At least one event per batch: a single event is always under the API's per-event limit.
-    while (count < this.#buffer.length && count < maxBatchSize) {
-      const next = this.#buffer[count]!.bytes;
-      if (count > 0 && bytes + next + 1 > maxBatchBytes) break;
-      bytes += next + 1;
-      count++;
-    }
-    const events = count === this.#buffer.length ? this.#buffer : this.#buffer.slice(0, count);
-    this.#buffer = count === this.#buffer.length ? [] : this.#buffer.slice(count);
-    let eventBytes = 0;
-    for (const event of events) eventBytes += event.bytes;
-    this.#bufferBytes -= eventBytes;
-    this.#cutThrough += count;
-    return { events, bytes: eventBytes, lastSeq: this.#cutThrough };
-  }
-
   #start(batch: Batch): void {
     this.#active.add(batch);
-    if (this.#buffer.length === 0) this.stopTimer();
+    this.#startedThrough += batch.count;
+    if (this.#sealed.length === 0 && this.#openEnds.length === 0) this.stopTimer();
     const finish = (): void => {
       this.#active.delete(batch);
-      this.#heldCount -= batch.events.length;
-      this.#heldBytes -= batch.bytes;
+      this.#heldCount -= batch.count;
+      this.#heldBytes -= batch.eventBytes;
       this.#settle();
       this.#pump();
     };
     // `deliver` settles every event itself and never rejects; the catch is a last line of defence
     // so a bug there cannot leave a flush() waiting forever or reject into the host.
-    this.#deliver(batch.events).then(finish, finish);
+    this.#deliver(batch).then(finish, finish);
   }
 
   #settledThrough(target: number): boolean {
-    if (this.#cutThrough < target) return false;
-    for (const batch of this.#active) if (batch.lastSeq - batch.events.length < target) return false;
+    if (this.#startedThrough < target) return false;
+    for (const batch of this.#active) if (batch.lastSeq - batch.count < target) return false;
     return true;
   }
 

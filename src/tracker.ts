@@ -90,7 +90,7 @@ export class Tracker implements ScopeHost {
         }
         return;
       }
-      if (!this.#queue.push(built)) {
+      if (!this.#queue.push(built.json, built.bytes)) {
         this.counters.dropped.queue_full++;
         if (this.#overflowing) return;
         this.#overflowing = true;

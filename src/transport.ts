@@ -7,6 +7,8 @@ const gzip = promisify(gzipCallback);
 
 /** The most of a response body read; Mixpanel's replies are small, and a hostile one must not fill memory. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
+const OPEN = Buffer.from('[');
+const CLOSE = Buffer.from(']');
 
 export interface TransportOptions {
   readonly url: URL;
@@ -48,9 +50,9 @@ export class Transport {
     };
   }
 
-  /** Serialises and (by default) gzips a batch once; retries resend these bytes unchanged. */
-  async encode(jsonEvents: readonly string[]): Promise<Payload> {
-    const raw = Buffer.from('[' + jsonEvents.join(',') + ']');
+  /** Brackets a batch's comma-separated events and (by default) gzips them once; retries resend these bytes unchanged. */
+  async encode(events: Buffer): Promise<Payload> {
+    const raw = Buffer.concat([OPEN, events, CLOSE]);
     if (this.#options.gzipLevel === false) return { body: raw, gzipped: false };
     // Async zlib runs on libuv's thread pool, off the event loop that serves requests.
     return { body: await gzip(raw, { level: this.#options.gzipLevel }), gzipped: true };

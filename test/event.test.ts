@@ -121,6 +121,12 @@ describe('buildEvent', () => {
     expect(properties.constructor).toBe('x');
   });
 
+  it('lets the caller set ip, mp_lib and time once each, with super properties, and no duplicate keys', () => {
+    const json = buildEvent({ ...context, superProperties: { ip: '10.0.0.1', app: 'web' } }, 'E', { ip: '203.0.113.5', mp_lib: 'custom', time: 1000 }, identity, NOW).json;
+    for (const key of ['"ip":', '"mp_lib":', '"time":', '"app":']) expect(json.split(key)).toHaveLength(2);
+    expect(parse(json).properties).toMatchObject({ ip: '203.0.113.5', mp_lib: 'custom', time: 1000, app: 'web' });
+  });
+
   it('skips undefined property values as JSON does', () => {
     const { properties } = parse(buildEvent(context, 'E', { plan: undefined, ok: true }, identity, NOW).json);
     expect(properties).not.toHaveProperty('plan');
