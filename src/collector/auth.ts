@@ -18,9 +18,14 @@ export function basicCredentials(header: string | undefined): { username: string
  * Whether a request may use `/import` (contract §1.3): Basic with the project token or the legacy secret
  * as username, or a service account with its `project_id`. The query API passes `requireProjectId: false`,
  * since it is not Mixpanel's and has no project selector. Always true when no credential is configured.
+ *
+ * `apiKey` is mixpanel-node's legacy `key` option, sent as `?api_key=` (contract §6): accepted when it is the
+ * token or the secret, because mixpanel-node refuses `secret` and service accounts over plain HTTP, which
+ * leaves `key` as its only way to authenticate `/import` against a local collector.
  */
-export function isAuthorized(config: CollectorConfig, header: string | undefined, projectId: string | null, requireProjectId = true): boolean {
+export function isAuthorized(config: CollectorConfig, header: string | undefined, projectId: string | null, requireProjectId = true, apiKey: string | null = null): boolean {
   if (!config.authRequired) return true;
+  if (apiKey !== null && ((config.token !== undefined && same(apiKey, config.token)) || (config.secret !== undefined && same(apiKey, config.secret)))) return true;
   const credentials = basicCredentials(header);
   if (!credentials) return false;
   const { username, password } = credentials;

@@ -5,3 +5,4 @@ export { CollectorStore, type StoredEvent, type Profile, type EventRecord } from
 export { IdentityGraph, deriveIdentity, DEVICE_PREFIX, IDENTITY_EVENTS, ASSIGNED_ALREADY, type DerivedIdentity } from './identity.js';
 export { IDENTITY_EVENT_MESSAGE } from './validation.js';
 export { lookupIdentity, clusterEvents, listClusters, type FeedEvent, type IdentityView, type ClusterView } from './query.js';
+export { runDemo, demoTables, formatDemo, type DemoFlow, type DemoStage, type DemoRow, type DemoCorrection } from './demo.js';

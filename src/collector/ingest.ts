@@ -38,7 +38,7 @@ export async function ingestEvents(endpoint: 'import' | 'track', request: Incomi
   const strictParam = params.get('strict');
   const strict = endpoint === 'import' && (strictParam === '1' || (strictParam === null && config.strictByDefault));
 
-  if (endpoint === 'import' && !isAuthorized(config, request.headers.authorization, params.get('project_id'))) {
+  if (endpoint === 'import' && !isAuthorized(config, request.headers.authorization, params.get('project_id'), true, params.get('api_key'))) {
     // Legacy non-strict /import answered success even with wrong credentials, storing nothing (contract §1.3).
     if (!strict && config.legacyImportAuthFailure === 'silent') return received(params, true);
     return failure(401);

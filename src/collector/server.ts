@@ -6,6 +6,7 @@ import { ingestProfiles } from './engage.js';
 import { FaultPlan, normalizeFaults, type FaultSpec, type NormalizedFault } from './faults.js';
 import { errorBody, sendJson } from './http.js';
 import { ingestEvents, type IngestContext } from './ingest.js';
+import { collectorPage, sendPage, unauthorizedPage, wantsHtml } from './page.js';
 import { normalizeCollectorOptions, type CollectorConfig, type CollectorOptions, type Endpoint } from './options.js';
 import { answerQuery } from './query.js';
 import { failure, received, send, type Reply } from './reply.js';
@@ -44,6 +45,8 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   const faults = new FaultPlan(config.faults);
   const context: IngestContext = { config, store };
   let closed = false;
+  /** Known once listening; the page shows it in its getting-started snippet. */
+  let baseUrl = '';
 
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
@@ -72,21 +75,26 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
       await ingest(endpoint, request, response, url);
       return;
     }
-    if (path.startsWith('/api/') || path.startsWith('/_control/')) {
-      // With a credential configured, only ingestion is open (issue 3).
+    const isRoot = path === '/';
+    if (isRoot || path.startsWith('/api/') || path.startsWith('/_control/')) {
+      const page = isRoot && wantsHtml(request.headers.accept);
+      // With a credential configured, only ingestion is open (issue 3); a browser gets the Basic prompt.
       if (!isAuthorized(config, request.headers.authorization, null, false)) {
-        return send(response, { ...(failure(401) as Extract<Reply, { kind: 'json' }>), headers: { 'www-authenticate': 'Basic realm="idstitch collector"' } });
+        const challenge = { 'www-authenticate': 'Basic realm="idstitch collector", charset="UTF-8"' };
+        if (page) return sendPage(response, 401, unauthorizedPage, challenge);
+        return send(response, { ...(failure(401) as Extract<Reply, { kind: 'json' }>), headers: challenge });
       }
       if (path.startsWith('/_control/')) return control(path, method, request, response);
       if (method !== 'GET') return send(response, failure(405));
+      if (page) return sendPage(response, 200, (nonce) => collectorPage(store, config, url, baseUrl, nonce));
+      if (isRoot) {
+        return send(response, {
+          kind: 'json',
+          status: 200,
+          body: { name: 'idstitch collector', page: '/ (with Accept: text/html)', ingestion: Object.keys(INGESTION), query: ['/api/identity/:id', '/api/events?distinct_id=', '/api/users', '/api/profiles/:distinct_id'] },
+        });
+      }
       return send(response, answerQuery(path, url, store, config));
-    }
-    if (path === '/' && method === 'GET') {
-      return send(response, {
-        kind: 'json',
-        status: 200,
-        body: { name: 'idstitch collector', ingestion: Object.keys(INGESTION), query: ['/api/identity/:id', '/api/events?distinct_id=', '/api/users', '/api/profiles/:distinct_id'] },
-      });
     }
     send(response, failure(404, `no such endpoint: ${path}`));
   }
@@ -167,10 +175,11 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   server.on('error', (error) => config.onError(error));
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  baseUrl = `http://${host}:${port}`;
 
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host}:${port}`,
+    url: baseUrl,
     port,
     store,
     config,

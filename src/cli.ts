@@ -1,0 +1,176 @@
+#!/usr/bin/env node
+// The `idstitch` command: the local collector, and the demo that replays the guide's flows into one.
+import { resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { formatDemo, runDemo } from './collector/demo.js';
+import { COLLECTOR_DEFAULTS } from './collector/options.js';
+import { startCollector, type Collector } from './collector/server.js';
+import { IdstitchError } from './errors.js';
+import { LIBRARY_VERSION } from './version.js';
+
+const USAGE = `idstitch ${LIBRARY_VERSION}: server-side Mixpanel Simplified ID Merge
+
+Usage:
+  idstitch collector [--port 7600] [--host 127.0.0.1] [--db ./idstitch.sqlite] [--token T]
+      Runs a local server that speaks Mixpanel's ingestion API (/import, /track, /engage) and applies
+      Simplified ID Merge, with a page at / and a query API at /api. Stops on Ctrl+C (SIGINT) or SIGTERM.
+        --port   TCP port; 0 picks a free one (default 7600)
+        --host   address to bind (default 127.0.0.1)
+        --db     SQLite file, or :memory: to forget on exit (default ./idstitch.sqlite)
+        --token  project token: /import, the page and /api/* then need it as the Basic user name
+
+  idstitch demo [--serve] [--port 0] [--host 127.0.0.1]
+      Replays the guide's three flows (new user signup, returning user, multiple users on one device)
+      through the Express middleware over real HTTP into an in-memory collector, and prints each flow
+      as the guide's table, read back from the collector.
+        --serve  keep the demo's collector running afterwards, to look at its page
+
+  idstitch --help | --version
+`;
+
+/** A command line that cannot be run as given: exit code 2, as is usual for usage errors. */
+class UsageError extends Error {}
+
+const COMMON = { help: { type: 'boolean', short: 'h' }, port: { type: 'string' }, host: { type: 'string' } } as const;
+const COMMANDS = {
+  collector: { ...COMMON, db: { type: 'string' }, token: { type: 'string' } },
+  demo: { ...COMMON, serve: { type: 'boolean' } },
+} as const satisfies Record<string, ParseArgsConfig['options']>;
+type Command = keyof typeof COMMANDS;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    (first === undefined ? process.stderr : process.stdout).write(USAGE);
+    return first === undefined ? 2 : 0;
+  }
+  if (first === '--version' || first === '-v') {
+    process.stdout.write(`${LIBRARY_VERSION}\n`);
+    return 0;
+  }
+  if (!Object.hasOwn(COMMANDS, first)) {
+    throw new UsageError(first.startsWith('-') ? `unknown option '${first}'` : `unknown command '${first}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
+  }
+  const command = first as Command;
+  const values = parse(command, rest);
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const host = values.host ?? COLLECTOR_DEFAULTS.host;
+  if (command === 'collector') {
+    const port = readPort(values.port, COLLECTOR_DEFAULTS.port);
+    const db = values.db ?? './idstitch.sqlite';
+    const token = values.token;
+    if (token === '') throw new UsageError('--token must not be empty');
+    const storage = db === ':memory:' ? db : resolve(db);
+    const collector = await start({ port, host, storage, ...(token !== undefined ? { token } : {}) });
+    const mixpanelHost = collector.url.replace(/^http:\/\//, '');
+    process.stdout.write(
+      `idstitch collector listening on ${collector.url}\n` +
+        `  page     ${collector.url}/${token !== undefined ? '  (sign in with the token as the user name)' : ''}\n` +
+        `  idstitch createTracker({ apiHost: '${collector.url}', token })\n` +
+        // mixpanel-node sends `secret` only over HTTPS; over plain HTTP its legacy `key` is what authenticates /import.
+        `  mixpanel Mixpanel.init(token, { host: '${mixpanelHost}', protocol: 'http', key: token })\n` +
+        `  storage  ${storage}\n` +
+        'Ctrl+C to stop.\n',
+    );
+    await stopOnSignal(collector);
+    return 0;
+  }
+  const serve = values.serve === true;
+  const collector = await start({ port: readPort(values.port, 0), host, storage: ':memory:' });
+  try {
+    process.stdout.write(`${formatDemo(await runDemo(collector))}\n`);
+  } catch (error) {
+    await collector.close();
+    throw error;
+  }
+  if (!serve) {
+    await collector.close();
+    return 0;
+  }
+  process.stdout.write(`The demo's collector is still running: open ${collector.url}/ to see these users, their clusters and feeds. Ctrl+C to stop.\n`);
+  await stopOnSignal(collector);
+  return 0;
+}
+
+/** Parses a command's options; unknown options and stray arguments are usage errors, named. */
+interface Values {
+  help?: boolean;
+  port?: string;
+  host?: string;
+  db?: string;
+  token?: string;
+  serve?: boolean;
+}
+
+function parse(command: Command, args: readonly string[]): Values {
+  const options = COMMANDS[command];
+  // A lenient pass first, to name an unknown option plainly rather than with parseArgs' advice about '--'.
+  const { tokens } = parseArgs({ args: [...args], options, strict: false, allowPositionals: true, tokens: true });
+  for (const token of tokens) {
+    if (token.kind === 'option' && !Object.hasOwn(options, token.name)) {
+      const known = Object.keys(options).map((name) => `--${name}`).join(', ');
+      throw new UsageError(`unknown option '${token.rawName}' for 'idstitch ${command}' (it takes ${known})`);
+    }
+    if (token.kind === 'positional') throw new UsageError(`unexpected argument '${token.value}' for 'idstitch ${command}'`);
+  }
+  try {
+    // Every option is a string or a boolean, as declared in COMMANDS.
+    return parseArgs({ args: [...args], options, strict: true, allowPositionals: false }).values as Values;
+  } catch (error) {
+    if (typeof (error as { code?: unknown }).code === 'string' && (error as { code: string }).code.startsWith('ERR_PARSE_ARGS_')) throw new UsageError((error as Error).message);
+    throw error;
+  }
+}
+
+function readPort(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65_535) throw new UsageError(`--port must be an integer from 0 to 65535, got '${value}'`);
+  return port;
+}
+
+async function start(options: Parameters<typeof startCollector>[0]): Promise<Collector> {
+  try {
+    return await startCollector(options);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'EADDRINUSE') throw new Error(`${options?.host}:${options?.port} is in use; pick another port with --port (0 picks a free one)`, { cause: error });
+    if (code === 'EADDRNOTAVAIL') throw new Error(`cannot bind to ${options?.host}: no such local address`, { cause: error });
+    if (error instanceof IdstitchError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** Resolves once SIGINT or SIGTERM arrives and the collector has closed; a second signal exits at once. */
+async function stopOnSignal(collector: Collector): Promise<void> {
+  let stop!: (signal: NodeJS.Signals) => void;
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    stop = resolve;
+    process.once('SIGINT', stop).once('SIGTERM', stop);
+  });
+  process.off('SIGINT', stop).off('SIGTERM', stop);
+  const force = () => process.exit(1);
+  process.once('SIGINT', force).once('SIGTERM', force);
+  process.stdout.write(`${signal}: stopping…\n`);
+  await collector.close();
+  process.off('SIGINT', force).off('SIGTERM', force);
+  process.stdout.write('stopped\n');
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`idstitch: ${error.message}\nRun 'idstitch --help' for usage.\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`idstitch: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);
