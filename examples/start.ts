@@ -1,13 +1,14 @@
-// Starts the local recording server and the Express example pointed at it, and prints both URLs.
+// Starts the local collector (idstitch/collector: Mixpanel's ingestion API + Simplified ID Merge)
+// and the Express example pointed at it, and prints both URLs.
 //
-//   npm ci && npm run build && npx tsx examples/start.ts
+//   npm ci && npm start          (npm start builds, then runs: tsx examples/start.ts)
 //
-// PORT sets the app's port (default 3000), RECORDER_PORT the recording server's (default 7600),
-// HOST the address both listen on (default 127.0.0.1: this machine only). Ctrl-C flushes the
-// tracker and stops both.
+// PORT sets the app's port (default 3000), COLLECTOR_PORT the collector's (default 7600), HOST the
+// address both listen on (default 127.0.0.1: this machine only), IDSTITCH_DB a SQLite file to keep
+// events across restarts (default: in memory). Ctrl-C flushes the tracker and stops both.
 import type { AddressInfo } from 'node:net';
+import { startCollector } from 'idstitch/collector';
 import { createApp } from './express/app.js';
-import { startRecordingServer } from './recording-server.js';
 
 function port(name: string, fallback: number): number {
   const value = process.env[name];
@@ -19,12 +20,12 @@ function port(name: string, fallback: number): number {
 
 async function main(): Promise<void> {
   const host = process.env.HOST || '127.0.0.1';
-  const recorder = await startRecordingServer({ port: port('RECORDER_PORT', 7600), host });
+  const collector = await startCollector({ port: port('COLLECTOR_PORT', 7600), host, storage: process.env.IDSTITCH_DB || ':memory:' });
   const { app, tracker } = createApp({
-    apiHost: recorder.url,
-    token: 'example-token', // any value: the recording server accepts every token
-    recorderUrl: recorder.url,
-    // Send within half a second, so the recording page catches up while you click.
+    apiHost: collector.url,
+    token: 'example-token', // any value: the collector checks tokens only when started with one
+    collectorUrl: collector.url,
+    // Send within half a second, so the collector's page catches up while you click.
     trackerOptions: { flushIntervalMs: 500 },
   });
   const server = app.listen(port('PORT', 3000), host);
@@ -34,8 +35,8 @@ async function main(): Promise<void> {
   });
   const { port: appPort } = server.address() as AddressInfo;
   const shown = host.includes(':') ? `[${host}]` : host;
-  console.log(`Example app:       http://${shown}:${appPort}/`);
-  console.log(`Recording server:  ${recorder.url}/`);
+  console.log(`Example app:  http://${shown}:${appPort}/`);
+  console.log(`Collector:    ${collector.url}/   (what Mixpanel would make of the events)`);
   console.log('Press Ctrl-C to stop.');
 
   let stopping = false;
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
     server.closeAllConnections();
     tracker
       .shutdown({ timeoutMs: 5000 })
-      .then(() => recorder.close())
+      .then(() => collector.close())
       .then(
         () => process.exit(0),
         (error: unknown) => {
@@ -61,7 +62,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const code = (error as NodeJS.ErrnoException)?.code;
-  console.error(code === 'EADDRINUSE' ? `A port is already in use (${(error as Error).message}): set PORT or RECORDER_PORT.` : error);
+  console.error(error);
   process.exit(1);
 });

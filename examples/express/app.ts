@@ -4,7 +4,7 @@
 //   const { app, tracker } = createApp({ apiHost: 'http://127.0.0.1:7600', token: 'demo' });
 //   app.listen(3000);   // … and on shutdown: await tracker.shutdown();
 //
-// examples/start.ts runs it against the local recording server.
+// examples/start.ts runs it against the local collector (idstitch/collector).
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { identifyUser, identityOf, resetUser, tracking, type Tracker, type TrackerOptions } from 'idstitch/express';
 import { createSession, type Session } from './session.js';
@@ -12,7 +12,7 @@ import { MIN_PASSWORD_LENGTH, UserStore, type User } from './users.js';
 import { homePage, loginPage, pricingPage, signupPage, whoamiPage, type PageContext } from './views.js';
 
 export interface ExampleAppOptions {
-  /** Where events go, e.g. the recording server's URL. Default: Mixpanel (with `token`). */
+  /** Where events go, e.g. the local collector's URL. Default: Mixpanel (with `token`). */
   apiHost?: string;
   /** Mixpanel project token. Default `process.env.MIXPANEL_TOKEN`. */
   token?: string;
@@ -20,8 +20,8 @@ export interface ExampleAppOptions {
   trackerOptions?: Omit<TrackerOptions, 'apiHost' | 'token'>;
   /** Signs the session cookie. Default: random per process (a restart signs everyone out). */
   sessionSecret?: string | Buffer;
-  /** The recording server's base URL, linked from every page. */
-  recorderUrl?: string;
+  /** The local collector's base URL, linked from every page. */
+  collectorUrl?: string;
 }
 
 export interface ExampleApp {
@@ -40,7 +40,7 @@ export function createApp(options: ExampleAppOptions = {}): ExampleApp {
   const session = createSession(options.sessionSecret);
   const middleware = tracking({ ...options.trackerOptions, ...(options.apiHost ? { apiHost: options.apiHost } : {}), ...(options.token ? { token: options.token } : {}) });
   const app = express();
-  const context = (req: Request): PageContext => ({ user: (req as AppRequest).user, recorderUrl: options.recorderUrl });
+  const context = (req: Request): PageContext => ({ user: (req as AppRequest).user, collectorUrl: options.collectorUrl });
 
   app.disable('x-powered-by');
   app.use((_req: Request, res: Response, next: NextFunction) => {

@@ -5,12 +5,12 @@ import { MIN_PASSWORD_LENGTH } from './users.js';
 
 export interface PageContext {
   user: User | undefined;
-  /** The recording server's page, when the app runs against one. */
-  recorderUrl: string | undefined;
+  /** The local collector's page, when the app runs against one. */
+  collectorUrl: string | undefined;
 }
 
 export function layout(title: string, context: PageContext, body: SafeHtml): string {
-  const { user, recorderUrl } = context;
+  const { user, collectorUrl } = context;
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -40,7 +40,7 @@ export function layout(title: string, context: PageContext, body: SafeHtml): str
   ${user
     ? html`<form method="post" action="/logout"><button type="submit" id="logout">Log out</button></form>`
     : html`<a href="/signup">Sign up</a> <a href="/login">Log in</a>`}
-  ${recorderUrl && html`<a href="${recorderUrl}/" target="_blank" rel="noopener">Recording server ↗</a>`}
+  ${collectorUrl && html`<a href="${collectorUrl}/" target="_blank" rel="noopener">Collector ↗</a>`}
   <span class="who">${user ? html`Signed in as ${user.name} (<code>${user.id}</code>)` : 'Anonymous visitor'}</span>
 </header>
 <main>
@@ -52,7 +52,7 @@ ${body}
 }
 
 export function homePage(context: PageContext): string {
-  const recorder = context.recorderUrl ? html`the <a href="${context.recorderUrl}/" target="_blank" rel="noopener">recording server</a>` : 'your Mixpanel project';
+  const recorder = context.collectorUrl ? html`the <a href="${context.collectorUrl}/" target="_blank" rel="noopener">local collector</a>` : 'your Mixpanel project';
   return layout(
     'Home',
     context,
@@ -67,7 +67,7 @@ Events reach it within a second.</p>
 <ol>
   <li>Browse <a href="/">Home</a> and <a href="/pricing">Pricing</a>: the events carry only your device id, so their distinct_id is <code>$device:&lt;device id&gt;</code>.</li>
   <li><a href="/signup">Sign up</a>. The app calls <code>identifyUser(req, user.id)</code>: one event carries both ids, which links the device to the user.</li>
-  <li>On the recording server, your earlier anonymous events now resolve to the user id (retroactively).</li>
+  <li>On the collector page, your earlier anonymous events now resolve to the user id (retroactively).</li>
 </ol>
 </div>
 
@@ -85,7 +85,7 @@ Events reach it within a second.</p>
 <ol>
   <li>In a browser where someone is signed in, <strong>log out</strong>. The app tracks "Logged Out", then calls <code>resetUser(req)</code>: this browser gets a new device id.</li>
   <li><a href="/signup">Sign up</a> a second user. The new device id links to the second user only.</li>
-  <li>The recording server shows two users with separate devices: nothing of the first user moves to the second.
+  <li>The collector shows two users with separate devices: nothing of the first user moves to the second.
   (The last note of that flow in Mixpanel's guide says D1, D2 and U1 end in one cluster; by its own rules they do not.)</li>
 </ol>
 </div>
