@@ -1,27 +1,13 @@
 // The collector's page in real headless Chromium (Debian's package, driven by playwright-core; never a
 // downloaded browser). Without /usr/bin/chromium the suite is skipped with a notice, unless
 // IDSTITCH_REQUIRE_BROWSER=1 (CI), which turns the missing browser into a failure.
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS, INSTALL_CHROMIUM, chromiumAvailable, requireChromium } from '../support/chromium.js';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { basic, collector, event, importEvents, send } from './helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
-const INSTALL = 'apt-get update && apt-get install -y chromium';
 const SCREENSHOT = '/tmp/idstitch-collector-page.png';
-const available = existsSync(CHROMIUM);
-const required = process.env.IDSTITCH_REQUIRE_BROWSER === '1';
-
-if (!available && !required) {
-  console.warn(`\n  ⚠ Skipping the collector page tests: no Chromium at ${CHROMIUM}. Install it with: ${INSTALL}\n`);
-}
-
-describe.runIf(!available && required)('the page in Chromium', () => {
-  it('needs Chromium, since IDSTITCH_REQUIRE_BROWSER=1', () => {
-    throw new Error(`IDSTITCH_REQUIRE_BROWSER=1 but there is no Chromium at ${CHROMIUM}; install it with: ${INSTALL}`);
-  });
-});
+requireChromium('the page in Chromium');
 
 const TOKEN = 'page-token';
 /** Sets `window.__pwned` if any of it ever runs as markup or script. */
@@ -34,13 +20,13 @@ const XSS = {
   device: '</title></text></svg><img src=x onerror=window.__pwned=1>',
 };
 
-describe.skipIf(!available)(`the page in Chromium (${available ? CHROMIUM : `skipped: ${INSTALL}`})`, () => {
+describe.skipIf(!chromiumAvailable)(`the page in Chromium (${chromiumAvailable ? CHROMIUM : `skipped: ${INSTALL_CHROMIUM}`})`, () => {
   let browser: Browser;
   let context: BrowserContext;
   let base: string;
 
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   });
   afterAll(async () => {
     await browser?.close();

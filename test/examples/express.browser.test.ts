@@ -4,31 +4,17 @@
 // user (Grace) in the same browser; then, in a second browser profile, log in as Ada (returning user
 // on a new device). Without /usr/bin/chromium it is skipped with a notice, unless
 // IDSTITCH_REQUIRE_BROWSER=1 (CI), which turns the missing browser into a failure.
-import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS, INSTALL_CHROMIUM, chromiumAvailable, requireChromium } from '../support/chromium.js';
 import { startCollector, type Collector } from '../../src/collector/index.js';
 import type { IdstitchError } from '../../src/index.js';
 import { createApp } from '../../examples/express/app.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
-const INSTALL = 'apt-get update && apt-get install -y chromium';
-const available = existsSync(CHROMIUM);
-const required = process.env.IDSTITCH_REQUIRE_BROWSER === '1';
 const PASSWORD = 'correct horse battery staple';
-
-if (!available && !required) {
-  console.warn(`\n  ⚠ Skipping the Express example in Chromium: no Chromium at ${CHROMIUM}. Install it with: ${INSTALL}\n`);
-}
-
-describe.runIf(!available && required)('the Express example in Chromium', () => {
-  it('needs Chromium, since IDSTITCH_REQUIRE_BROWSER=1', () => {
-    throw new Error(`IDSTITCH_REQUIRE_BROWSER=1 but there is no Chromium at ${CHROMIUM}; install it with: ${INSTALL}`);
-  });
-});
+requireChromium('the Express example in Chromium');
 
 /** The ids the example's "who am I" page shows; '—' means none. */
 async function whoami(page: Page, base: string): Promise<{ deviceId: string; userId: string | undefined }> {
@@ -46,7 +32,7 @@ async function signUp(page: Page, base: string, name: string, email: string): Pr
   await Promise.all([page.waitForURL(`${base}/whoami`), page.click('button[type=submit]')]);
 }
 
-describe.skipIf(!available)(`the Express example in Chromium (${available ? CHROMIUM : `skipped: ${INSTALL}`})`, () => {
+describe.skipIf(!chromiumAvailable)(`the Express example in Chromium (${chromiumAvailable ? CHROMIUM : `skipped: ${INSTALL_CHROMIUM}`})`, () => {
   let browser: Browser;
   let collector: Collector;
   let tracker: ReturnType<typeof createApp>['tracker'];
@@ -66,7 +52,7 @@ describe.skipIf(!available)(`the Express example in Chromium (${available ? CHRO
     server = example.app.listen(0, '127.0.0.1');
     await new Promise<void>((resolve) => server.once('listening', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   });
 
   afterAll(async () => {
