@@ -2,9 +2,10 @@
 // The `idstitch` command: the local collector, and the demo that replays the guide's flows into one.
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { formatDemo, runDemo } from './collector/demo.js';
 import { COLLECTOR_DEFAULTS } from './collector/options.js';
-import { startCollector, type Collector } from './collector/server.js';
+// The collector (and better-sqlite3, an optional peer) loads only for the commands that need it,
+// so `idstitch --help` works without it.
+import type { Collector, CollectorOptions } from './collector/index.js';
 import { IdstitchError } from './errors.js';
 import { LIBRARY_VERSION } from './version.js';
 
@@ -81,6 +82,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const serve = values.serve === true;
   const collector = await start({ port: readPort(values.port, 0), host, storage: ':memory:' });
   try {
+    const { formatDemo, runDemo } = await import('./collector/demo.js');
     process.stdout.write(`${formatDemo(await runDemo(collector))}\n`);
   } catch (error) {
     await collector.close();
@@ -132,11 +134,15 @@ function readPort(value: string | undefined, fallback: number): number {
   return port;
 }
 
-async function start(options: Parameters<typeof startCollector>[0]): Promise<Collector> {
+async function start(options: CollectorOptions): Promise<Collector> {
   try {
+    const { startCollector } = await import('./collector/server.js');
     return await startCollector(options);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
+    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((error as Error).message).includes('better-sqlite3')) {
+      throw new Error('the collector stores events with better-sqlite3, an optional peer dependency: npm install better-sqlite3@12 (13 needs Node 22)', { cause: error });
+    }
     if (code === 'EADDRINUSE') throw new Error(`${options?.host}:${options?.port} is in use; pick another port with --port (0 picks a free one)`, { cause: error });
     if (code === 'EADDRNOTAVAIL') throw new Error(`cannot bind to ${options?.host}: no such local address`, { cause: error });
     if (error instanceof IdstitchError) throw new UsageError(error.message);
