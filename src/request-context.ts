@@ -19,6 +19,12 @@ export interface RequestContext {
   appendSetCookie(line: string): void;
   getResponseHeader(name: string): string | undefined;
   setResponseHeader(name: string, value: string): void;
+  /**
+   * True where no cookie can be set at all (a Next.js Server Component). A request without a
+   * valid cookie then tracks under an id the browser never keeps: counted as
+   * `identity.unwritable`, never thrown. `onHeaders` is not called on such a context.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** How the Express adapter (and bare `node:http`) decide HTTPS: Express's trust-aware `req.secure`, else the socket. */

@@ -29,6 +29,8 @@ export class RequestScope {
   #deviceId: string;
   /** The cookie must be (re)written for this response. */
   #cookiePending = false;
+  /** The request came without a valid cookie: writing one counts as `issued`. */
+  #fresh = false;
   #hooked = false;
   /** Set by identifyUser(req, id): wins over getUserId for the rest of the request. */
   #userId: string | undefined;
@@ -48,8 +50,8 @@ export class RequestScope {
     } else {
       // Missing or malformed: a new id, and the bad value is never echoed, sent or trusted.
       if (read.invalid) host.counters.identity.invalidCookies++;
-      host.counters.identity.issued++;
       this.#deviceId = newDeviceId();
+      this.#fresh = true;
       this.#writeCookieLater();
     }
   }
@@ -111,6 +113,13 @@ export class RequestScope {
     this.#userId = undefined;
     this.#signedOut = true;
     this.#host.counters.identity.rotated++;
+    if (this.#context.readOnly === true) {
+      this.#host.counters.identity.unwritable++;
+      this.#host.reporter.report(
+        new IdstitchError('IDSTITCH_COOKIE_READ_ONLY', 'resetUser ran where cookies cannot be set (a Server Component): the browser keeps its old device id. Call it in a Server Action or Route Handler'),
+      );
+      return;
+    }
     if (this.#context.headersSent()) {
       this.#host.counters.identity.cookieAfterHeadersSent++;
       this.#host.reporter.report(
@@ -150,6 +159,11 @@ export class RequestScope {
   }
 
   #writeCookieLater(): void {
+    if (this.#context.readOnly === true) {
+      // Nowhere to store it: this request tracks under an id the browser never keeps. Counted, not thrown.
+      this.#host.counters.identity.unwritable++;
+      return;
+    }
     this.#cookiePending = true;
     if (this.#hooked) return;
     this.#hooked = true;
@@ -162,6 +176,10 @@ export class RequestScope {
     try {
       const context = this.#context;
       context.appendSetCookie(deviceCookie(this.#host.config.cookie, this.#deviceId, context.isSecure()));
+      if (this.#fresh) {
+        this.#fresh = false;
+        this.#host.counters.identity.issued++;
+      }
       // A shared cache must never replay one visitor's new id to others (one device id, many people).
       context.setResponseHeader('cache-control', privateCacheControl(context.getResponseHeader('cache-control')));
     } catch (error) {

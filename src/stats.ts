@@ -28,7 +28,7 @@ export interface TrackerStats {
   /** Events that will never be delivered, by reason. */
   dropped: Record<DropReason, number>;
   identity: {
-    /** Device ids issued to requests without a valid cookie. */
+    /** Device id cookies written for requests that came without a valid one (counted when the cookie goes out). */
     issued: number;
     /** Device ids rotated by resetUser(). */
     rotated: number;
@@ -36,6 +36,8 @@ export interface TrackerStats {
     invalidCookies: number;
     /** Cookies that could not be written because headers were already sent. */
     cookieAfterHeadersSent: number;
+    /** Requests whose new or rotated device id could not be stored: the response was read-only (Next.js Server Components). */
+    unwritable: number;
     /** User ids refused (deny-listed, empty, too long, wrong type) and treated as anonymous. */
     invalidUserIds: number;
     /** getUserId calls that threw or returned a promise. */
@@ -68,6 +70,7 @@ export function createStats(): TrackerStats {
       rotated: 0,
       invalidCookies: 0,
       cookieAfterHeadersSent: 0,
+      unwritable: 0,
       invalidUserIds: 0,
       userIdResolverErrors: 0,
     },
