@@ -5,6 +5,14 @@ import { LIBRARY_NAME, LIBRARY_VERSION } from './version.js';
 
 /** Properties that carry identity or auth: set by idstitch, never by the caller. */
 const RESERVED = new Set(['distinct_id', '$device_id', '$user_id', 'token']);
+/**
+ * The shapes that pollute prototypes in whatever later merges the data naively (a warehouse job,
+ * an export script), refused at any depth rather than passed on: `__proto__` always, and
+ * `constructor` / `prototype` holding an object. As plain strings or numbers they are ordinary names.
+ */
+function isPollutingKey(key: string, value: unknown): boolean {
+  return key === '__proto__' || ((key === 'constructor' || key === 'prototype') && typeof value === 'object' && value !== null);
+}
 /** Events with no meaning in Simplified ID Merge, refused by strict /import (mixpanel-contract §5.4). */
 export const IDENTITY_EVENTS: ReadonlySet<string> = new Set(['$identify', '$create_alias', '$merge']);
 const INSERT_ID = /^[A-Za-z0-9-]{1,36}$/;
@@ -34,6 +42,17 @@ export interface EventContext {
  * server), super properties under the caller's. Throws `InvalidEventError`; never mutates input.
  */
 export function buildEvent(context: EventContext, name: unknown, properties: unknown, identity: Identity, now: number): QueuedEvent {
+  try {
+    return build(context, name, properties, identity, now);
+  } catch (error) {
+    if (error instanceof InvalidEventError) throw error;
+    // A getter, a Proxy trap or a toJSON of the caller's that throws is bad input, not our failure.
+    const event = typeof name === 'string' ? name.slice(0, 40) : undefined;
+    throw new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', `reading the properties of ${event === undefined ? 'the event' : JSON.stringify(event)} threw: ${(error as Error)?.message ?? String(error)}`, event);
+  }
+}
+
+function build(context: EventContext, name: unknown, properties: unknown, identity: Identity, now: number): QueuedEvent {
   if (typeof name !== 'string' || name.trim() === '') {
     throw new InvalidEventError('IDSTITCH_INVALID_EVENT_NAME', `event name must be a non-empty string, got ${describe(name)}`, undefined);
   }
@@ -136,6 +155,7 @@ function checkProperties(event: string, from: Readonly<Record<string, unknown>>,
     if (key.length > API_LIMITS.stringId || key === '') {
       throw new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', `${what} name of "${event}" must be 1–${API_LIMITS.stringId} characters, got ${key.length}`, event);
     }
+    if (isPollutingKey(key, value)) fail(event, key, 'has the shape of a prototype-pollution payload; rename it');
     if (!OVERRIDABLE.has(key)) {
       checkValue(event, key, value, 0, undefined);
       others++;
@@ -205,7 +225,11 @@ function checkValue(event: string, path: string, value: unknown, depth: number, 
   if (!isPlainObject(value)) return fail(event, path, `is ${describe(value)}; send plain objects, arrays, strings, numbers, booleans, null or Dates`);
   const keys = Object.keys(value);
   if (keys.length >= API_LIMITS.nestedKeys) return fail(event, path, `has ${keys.length} keys; Mixpanel accepts fewer than ${API_LIMITS.nestedKeys}`);
-  for (const key of keys) checkValue(event, `${path}.${key}`, value[key], depth + 1, chain);
+  for (const key of keys) {
+    const item = (value as Record<string, unknown>)[key];
+    if (isPollutingKey(key, item)) fail(event, `${path}.${key}`, 'has the shape of a prototype-pollution payload; rename it');
+    checkValue(event, `${path}.${key}`, item, depth + 1, chain);
+  }
   return value;
 }
 

@@ -114,11 +114,31 @@ describe('buildEvent', () => {
     expect(built.bytes).toBeGreaterThan(built.json.length);
   });
 
-  it('keeps prototype-pollution keys as plain data without touching Object.prototype', () => {
-    const hostile = JSON.parse('{"__proto__": {"polluted": true}, "constructor": "x"}') as Record<string, unknown>;
-    const { properties } = parse(buildEvent(context, 'E', hostile, identity, NOW).json);
+  it('refuses prototype-pollution payloads at any depth, and keeps "constructor" as an ordinary string property', () => {
+    const payloads = [
+      '{"__proto__": {"polluted": true}}',
+      '{"__proto__": 1}',
+      '{"constructor": {"prototype": {"polluted": true}}}',
+      '{"nested": {"__proto__": {"polluted": true}}}',
+      '{"list": [{"prototype": {"polluted": true}}]}',
+    ];
+    for (const payload of payloads) {
+      const hostile = JSON.parse(payload) as Record<string, unknown>;
+      expect(() => buildEvent(context, 'E', hostile, identity, NOW), payload).toThrow(expect.objectContaining({ code: 'IDSTITCH_INVALID_PROPERTIES' }));
+    }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    expect(properties.constructor).toBe('x');
+    const { properties } = parse(buildEvent(context, 'E', { constructor: 'x', prototype: 2 }, identity, NOW).json);
+    expect(properties).toMatchObject({ constructor: 'x', prototype: 2 });
+  });
+
+  it('turns a getter, Proxy trap or toJSON that throws into IDSTITCH_INVALID_PROPERTIES', () => {
+    const getter = Object.defineProperty({}, 'boom', { enumerable: true, get: () => { throw new Error('getter exploded'); } });
+    const trap = new Proxy({}, { ownKeys: () => { throw new Error('trap exploded'); } });
+    const date = new Date(0);
+    (date as unknown as { toJSON: () => never }).toJSON = () => { throw new Error('toJSON exploded'); };
+    for (const [label, properties] of [['getter', getter], ['proxy', trap], ['toJSON', { when: date }]] as const) {
+      expect(() => buildEvent(context, 'E', properties, identity, NOW), label).toThrow(expect.objectContaining({ code: 'IDSTITCH_INVALID_PROPERTIES', message: expect.stringContaining('exploded') }));
+    }
   });
 
   it('lets the caller set ip, mp_lib and time once each, with super properties, and no duplicate keys', () => {
