@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError, IdstitchError } from '../src/errors.js';
 import type { TrackerOptions } from '../src/options.js';
 import { NodeRequestContext, socketIsSecure } from '../src/request-context.js';
 import type { RequestScope } from '../src/request-scope.js';
@@ -59,7 +59,7 @@ export function tracking(options?: TrackerOptions | Tracker): TrackingMiddleware
         tracked.track = track;
       } catch (error) {
         // Tracking must never fail the request it rides on.
-        tracker.reporter.report(new ConfigError('tracking', `could not attach to the request: ${(error as Error)?.message}`));
+        tracker.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `idstitch could not attach to the request: ${(error as Error)?.message}`, { cause: error }));
         tracked.track = noTrack;
       }
     }

@@ -15,8 +15,12 @@ export interface RequestContext {
   headersSent(): boolean;
   /** Runs `listener` once, just before the response headers are written. */
   onHeaders(listener: () => void): void;
-  /** Adds one `Set-Cookie` line, keeping every other cookie already set. */
-  appendSetCookie(line: string): void;
+  /**
+   * Adds one `Set-Cookie` line, keeping every other cookie already set. `replacing` is a line this
+   * request wrote earlier (a rotation after the first cookie went in): when it is still there, the
+   * new line takes its place, so the response carries one device cookie.
+   */
+  appendSetCookie(line: string, replacing?: string): void;
   getResponseHeader(name: string): string | undefined;
   setResponseHeader(name: string, value: string): void;
   /**
@@ -82,12 +86,18 @@ export class NodeRequestContext implements RequestContext {
     } as ServerResponse['writeHead'];
   }
 
-  appendSetCookie(line: string): void {
+  appendSetCookie(line: string, replacing?: string): void {
     const res = this.#res;
     const previous = res.getHeader('set-cookie');
-    if (previous === undefined) res.setHeader('set-cookie', line);
-    else if (Array.isArray(previous)) res.setHeader('set-cookie', [...previous, line]);
-    else res.setHeader('set-cookie', [String(previous), line]);
+    if (previous === undefined) {
+      res.setHeader('set-cookie', line);
+      return;
+    }
+    const lines = Array.isArray(previous) ? previous.map(String) : [String(previous)];
+    const at = replacing === undefined ? -1 : lines.indexOf(replacing);
+    if (at === -1) lines.push(line);
+    else lines[at] = line;
+    res.setHeader('set-cookie', lines);
   }
 
   getResponseHeader(name: string): string | undefined {

@@ -31,6 +31,8 @@ export class RequestScope {
   #cookiePending = false;
   /** The request came without a valid cookie: writing one counts as `issued`. */
   #fresh = false;
+  /** The device cookie line already in this response, which a later rotation replaces. */
+  #written: string | undefined;
   #hooked = false;
   /** Set by identifyUser(req, id): wins over getUserId for the rest of the request. */
   #userId: string | undefined;
@@ -171,11 +173,15 @@ export class RequestScope {
   }
 
   readonly #writeCookie = (): void => {
+    // A later rotation hooks again: Koa's outer middleware can still reset after ours has written.
+    this.#hooked = false;
     if (!this.#cookiePending) return;
     this.#cookiePending = false;
     try {
       const context = this.#context;
-      context.appendSetCookie(deviceCookie(this.#host.config.cookie, this.#deviceId, context.isSecure()));
+      const line = deviceCookie(this.#host.config.cookie, this.#deviceId, context.isSecure());
+      context.appendSetCookie(line, this.#written);
+      this.#written = line;
       if (this.#fresh) {
         this.#fresh = false;
         this.#host.counters.identity.issued++;
@@ -183,6 +189,13 @@ export class RequestScope {
       // A shared cache must never replay one visitor's new id to others (one device id, many people).
       context.setResponseHeader('cache-control', privateCacheControl(context.getResponseHeader('cache-control')));
     } catch (error) {
+      // A context learns only by trying that its place is read-only (Next: a Server Action helper
+      // called from a Server Component); it says so with this code, and the id counts as unwritable.
+      if (error instanceof IdstitchError && error.code === 'IDSTITCH_COOKIE_READ_ONLY') {
+        this.#host.counters.identity.unwritable++;
+        this.#host.reporter.report(error);
+        return;
+      }
       this.#host.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `could not write the device cookie: ${(error as Error)?.message}`, { cause: error }));
     }
   };

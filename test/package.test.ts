@@ -14,12 +14,12 @@ describe('the published package', () => {
     expect(LIBRARY_VERSION).toBe(pkg.version);
   });
 
-  it('type-checks as an ES module and as CommonJS consumer, req.track included', () => {
+  it('type-checks ES module and CommonJS consumers of every subpath, req.track and ctx.track included', () => {
     const run = () => execFileSync(process.execPath, [tsc, '-p', 'test/types/tsconfig.json'], { cwd: root, encoding: 'utf8' });
     expect(run).not.toThrow();
   });
 
-  it.each(['idstitch', 'idstitch/express'])('loads %s with require() and import', (specifier) => {
+  it.each(['idstitch', 'idstitch/express', 'idstitch/koa'])('loads %s with require() and import', (specifier) => {
     const script = `
       const viaRequire = require(${JSON.stringify(specifier)});
       import(${JSON.stringify(specifier)}).then((viaImport) => {

@@ -3,10 +3,24 @@ import { html, type SafeHtml } from '../html.js';
 import type { User } from './users.js';
 import { MIN_PASSWORD_LENGTH } from './users.js';
 
+/** What the pages say about the framework serving them (the views are shared by the examples). */
+export interface Framework {
+  name: string;
+  /** How the app reads the identity, e.g. `identityOf(req)`. */
+  identityCall: string;
+  subpath: string;
+  /** Where the app's session puts the user id. */
+  userSource: string;
+}
+
+export const EXPRESS: Framework = { name: 'Express', identityCall: 'identityOf(req)', subpath: 'idstitch/express', userSource: 'req.user.id' };
+
 export interface PageContext {
   user: User | undefined;
   /** The local collector's page, when the app runs against one. */
   collectorUrl: string | undefined;
+  /** Default: Express. */
+  framework?: Framework;
 }
 
 export function layout(title: string, context: PageContext, body: SafeHtml): string {
@@ -16,7 +30,7 @@ export function layout(title: string, context: PageContext, body: SafeHtml): str
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} — idstitch Express example</title>
+<title>${title} — idstitch ${(context.framework ?? EXPRESS).name} example</title>
 <style>
   body { font: 15px/1.5 system-ui, sans-serif; margin: 0; color: #1d232b; }
   header { display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; padding: .75rem 1.5rem; background: #14213d; color: #fff; }
@@ -155,6 +169,7 @@ export interface Identity {
 
 export function whoamiPage(context: PageContext, identity: Identity): string {
   const { user } = context;
+  const framework = context.framework ?? EXPRESS;
   return layout(
     'Who am I',
     context,
@@ -165,7 +180,7 @@ export function whoamiPage(context: PageContext, identity: Identity): string {
 ${user && html`<tr><th>Signed in as</th><td>${user.name} &lt;${user.email}&gt;</td></tr>`}
 </table>
 <p class="muted">The device id comes from the <code>idstitch_device</code> cookie (HttpOnly: page scripts cannot read it), read on the server with
-<code>identityOf(req)</code> from <code>idstitch/express</code>. The user id comes from the app's session (<code>req.user.id</code>).
+<code>${framework.identityCall}</code> from <code>${framework.subpath}</code>. The user id comes from the app's session (<code>${framework.userSource}</code>).
 This page is not tracked.</p>`,
   );
 }

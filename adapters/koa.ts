@@ -1,0 +1,251 @@
+import type { ServerResponse } from 'node:http';
+import type { Next, ParameterizedContext } from 'koa';
+import { ConfigError, IdstitchError } from '../src/errors.js';
+import type { TrackerOptions } from '../src/options.js';
+import type { Reporter } from '../src/report.js';
+import type { RequestContext } from '../src/request-context.js';
+import type { RequestScope } from '../src/request-scope.js';
+import { createTracker, isTracker, type Tracker } from '../src/tracker.js';
+
+export { createTracker, type Tracker, type TrackerOptions };
+
+/** Tracks an event with the request's `$device_id` (and `$user_id` when signed in). Never throws. */
+export type TrackFunction = (event: string, properties?: Record<string, unknown>) => void;
+
+/**
+ * What the middleware adds to the context. The `DefaultContext` augmentation covers apps with
+ * Koa's default types; an app declaring its own (`new Koa<State, AppContext>()`) gets `track`
+ * from Koa's `use()` typing instead: `const app = new Koa<State, AppContext>().use(tracking())`.
+ */
+export interface TrackingContext {
+  track: TrackFunction;
+}
+
+declare module 'koa' {
+  // @types/koa documents DefaultContext as the interface to augment: importing idstitch/koa gives
+  // every Koa context a typed `track`.
+  interface DefaultContext {
+    /** Added by idstitch's `tracking()` middleware. */
+    track: TrackFunction;
+  }
+}
+
+/**
+ * Any Koa context, whatever state and context types the app declares (a koa-router context, a
+ * `Koa<MyState, MyContext>` app): only what every Koa context has is used.
+ */
+export type KoaContext = ParameterizedContext<unknown, object, unknown>;
+
+/** Per-request state, under a registry symbol so the ESM and CommonJS builds find the same one. */
+const SCOPE = Symbol.for('idstitch.scope');
+
+type TrackedContext = KoaContext & { [SCOPE]?: RequestScope; track?: TrackFunction };
+
+export type TrackingMiddleware = ((ctx: ParameterizedContext<unknown, TrackingContext, unknown>, next: Next) => Promise<void>) & {
+  /** The tracker behind the middleware: `flush()`, `shutdown()`, `stats()`. */
+  readonly tracker: Tracker;
+};
+
+/**
+ * The Koa middleware (Koa 2 and 3). `app.use(tracking({ token }))` gives each browser a device id
+ * cookie and each context `ctx.track`. Pass a `Tracker` instead of options to share one across apps.
+ * The user id defaults to `ctx.state.user.id` (koa-passport), then `ctx.state.user.sub` (koa-jwt);
+ * a `getUserId` option receives the Koa `ctx`.
+ */
+export function tracking(options?: TrackerOptions | Tracker): TrackingMiddleware {
+  if (options && typeof options === 'object' && 'req' in options && 'res' in options && 'app' in options) {
+    throw new ConfigError('tracking', 'was mounted without being called: write app.use(tracking()), not app.use(tracking)');
+  }
+  const tracker = isTracker(options) ? options : createTracker(options as TrackerOptions | undefined);
+
+  async function idstitchTracking(ctx: ParameterizedContext<unknown, TrackingContext, unknown>, next: Next): Promise<void> {
+    const tracked = ctx as TrackedContext;
+    // Mounted twice (a sub-app and its parent, say): the first one owns the request.
+    if (tracked[SCOPE] !== undefined) {
+      await next();
+      return;
+    }
+    let context: KoaRequestContext | undefined;
+    try {
+      context = new KoaRequestContext(ctx, tracker.reporter);
+      const scope = tracker.scope(context, ctx, koaUserId);
+      tracked[SCOPE] = scope;
+      tracked.track = scope.track;
+    } catch (error) {
+      // Tracking must never fail the request it rides on.
+      context?.settle(false);
+      context = undefined;
+      tracker.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `idstitch could not attach to the request: ${(error as Error)?.message}`, { cause: error }));
+      tracked.track = noTrack;
+    }
+    let succeeded = false;
+    try {
+      await next();
+      succeeded = true;
+    } finally {
+      // Downstream errors propagate untouched; only the cookie decision depends on them.
+      context?.settle(succeeded);
+    }
+  }
+  return Object.assign(idstitchTracking, { tracker });
+}
+
+/**
+ * On signup or login: links this browser's device id to the user. Sends one event carrying both
+ * ids (Mixpanel merges them, retroactively); later events of the request carry the user id.
+ * `userId` defaults to `getUserId(ctx)` (Koa: `ctx.state.user.id`, then `ctx.state.user.sub`).
+ * Returns the linked user id, or undefined when there was none (reported to `onError`).
+ */
+export function identifyUser(ctx: KoaContext, userId?: string | number): string | undefined {
+  return scopeOf(ctx, 'identifyUser')?.identify(userId);
+}
+
+/** On logout: a new device id for this browser (the SDK's `.reset()`), and no user id for the rest of the request. */
+export function resetUser(ctx: KoaContext): void {
+  scopeOf(ctx, 'resetUser')?.reset();
+}
+
+/** The request's identity: `{ deviceId, userId }`, or undefined when the middleware did not run. */
+export function identityOf(ctx: KoaContext): { deviceId: string; userId: string | undefined } | undefined {
+  const scope = (ctx as TrackedContext | undefined)?.[SCOPE];
+  return scope ? { deviceId: scope.deviceId, userId: scope.userId } : undefined;
+}
+
+/**
+ * `RequestContext` over a Koa context. Koa writes the response only after the whole middleware
+ * chain has resolved, so the cookie is added when `next()` resolves rather than at Koa's own
+ * `writeHead`: on a downstream error `ctx.onerror` removes every header and then writes the error
+ * body, and a cookie added at that `writeHead` would go out on the error page, counted as issued.
+ */
+class KoaRequestContext implements RequestContext {
+  readonly #ctx: KoaContext;
+  readonly #reporter: Reporter;
+  #listeners: Array<() => void> = [];
+  /** `downstream` while `next()` runs; then `done`, or `failed` when it rejected. */
+  #phase: 'downstream' | 'done' | 'failed' = 'downstream';
+  #unhook: (() => void) | undefined;
+
+  constructor(ctx: KoaContext, reporter: Reporter) {
+    this.#ctx = ctx;
+    this.#reporter = reporter;
+  }
+
+  cookieHeader(): string | undefined {
+    return this.#ctx.headers.cookie;
+  }
+
+  /** `ctx.secure` trusts `X-Forwarded-Proto` only when `app.proxy` is set. */
+  isSecure(): boolean {
+    return this.#ctx.secure;
+  }
+
+  headersSent(): boolean {
+    return this.#ctx.headerSent;
+  }
+
+  onHeaders(listener: () => void): void {
+    if (this.#phase === 'failed') return;
+    if (this.#phase === 'done') {
+      // An outer middleware (after our next() resolved): Koa has not responded yet, so write now.
+      if (!this.headersSent()) listener();
+      return;
+    }
+    this.#listeners.push(listener);
+    if (this.#unhook === undefined) this.#hookWriteHead();
+  }
+
+  appendSetCookie(line: string, replacing?: string): void {
+    if (replacing !== undefined) {
+      const current = this.#ctx.response.get('Set-Cookie') as unknown;
+      const lines = Array.isArray(current) ? current.map(String) : current ? [String(current)] : [];
+      const at = lines.indexOf(replacing);
+      if (at !== -1) {
+        lines[at] = line;
+        this.#ctx.set('Set-Cookie', lines);
+        return;
+      }
+    }
+    this.#ctx.append('Set-Cookie', line);
+  }
+
+  getResponseHeader(name: string): string | undefined {
+    // Koa 2 answers '' for a missing header, Koa 3 undefined.
+    const value = this.#ctx.response.get(name) as unknown;
+    if (value === undefined || value === '') return undefined;
+    return Array.isArray(value) ? value.join(', ') : String(value);
+  }
+
+  setResponseHeader(name: string, value: string): void {
+    this.#ctx.set(name, value);
+  }
+
+  /** Called once `next()` settles: writes the pending cookie, unless downstream failed. */
+  settle(succeeded: boolean): void {
+    try {
+      this.#unhook?.();
+      if (succeeded) {
+        this.#phase = 'done';
+        this.#runListeners();
+      } else {
+        // Koa's error handler will wipe the headers; the next request mints the cookie again.
+        this.#phase = 'failed';
+        this.#listeners = [];
+      }
+    } catch (error) {
+      this.#reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `could not write the device cookie: ${(error as Error)?.message}`, { cause: error }));
+    }
+  }
+
+  #runListeners(): void {
+    const listeners = this.#listeners;
+    this.#listeners = [];
+    // Headers already out (`ctx.respond = false` and a handler that wrote them): nothing can be added.
+    if (this.headersSent()) return;
+    for (const run of listeners) run();
+  }
+
+  /**
+   * Headers can also leave while `next()` is still running: `ctx.flushHeaders()` for a stream, or
+   * `ctx.respond = false` with a handler writing to `ctx.res`. Catch that `writeHead` so those
+   * responses carry the cookie too; the hook is removed as soon as `next()` settles.
+   */
+  #hookWriteHead(): void {
+    const res = this.#ctx.res;
+    const writeHead = res.writeHead;
+    const unhook = (): void => {
+      // Someone else may have wrapped writeHead after us: then leave theirs (ours stays inert).
+      if (res.writeHead === hooked) res.writeHead = writeHead;
+    };
+    const hooked = ((...args: unknown[]) => {
+      // Restore first: a listener that itself triggers writeHead must not loop.
+      unhook();
+      if (this.#phase === 'downstream') this.#runListeners();
+      return (writeHead as (...a: unknown[]) => ServerResponse).apply(res, args);
+    }) as ServerResponse['writeHead'];
+    this.#unhook = unhook;
+    res.writeHead = hooked;
+  }
+}
+
+/** koa-passport puts the user on `ctx.state.user` (its `id`); koa-jwt puts the token's claims there (`sub`). */
+function koaUserId(ctx: unknown): unknown {
+  const user = (ctx as { state?: { user?: unknown } }).state?.user;
+  if (typeof user === 'string' || typeof user === 'number') return user;
+  if (user === null || typeof user !== 'object') return undefined;
+  const { id, sub } = user as { id?: unknown; sub?: unknown };
+  return id !== undefined && id !== null ? id : sub;
+}
+
+let warnedNotMounted = false;
+function scopeOf(ctx: KoaContext, caller: string): RequestScope | undefined {
+  const scope = (ctx as TrackedContext | undefined)?.[SCOPE];
+  if (scope === undefined && !warnedNotMounted) {
+    warnedNotMounted = true;
+    process.emitWarning(`${caller}(ctx) was called on a request the idstitch tracking() middleware did not see; mount app.use(tracking()) before your routes`, {
+      code: 'IDSTITCH_NOT_MOUNTED',
+    });
+  }
+  return scope;
+}
+
+function noTrack(): void {}
