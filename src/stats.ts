@@ -23,7 +23,7 @@ export interface TrackerStats {
   retries: number;
   /** Batches split after a 413. */
   splits: number;
-  /** Request bytes on the wire (after gzip). */
+  /** Request body bytes (after gzip) of every attempt, retries and attempts that never connected included. */
   bytesSent: number;
   /** Events that will never be delivered, by reason. */
   dropped: Record<DropReason, number>;
