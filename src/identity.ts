@@ -1,5 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import type { NormalizedCookie } from './options.js';
+// Device-id cookie reading and writing. Web APIs only (no `node:` import), so idstitch/next/proxy can
+// use it on the Edge runtime.
+import type { NormalizedCookie } from './cookie-config.js';
 
 /** The only shape idstitch issues and trusts: a lower-case RFC 9562 version-4 UUID. */
 const DEVICE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -8,8 +9,9 @@ export function isDeviceId(value: string): boolean {
   return value.length === 36 && DEVICE_ID.test(value);
 }
 
+/** A new device id. Web Crypto's `randomUUID` is as fast as `node:crypto`'s on Node and exists on the Edge runtime too. */
 export function newDeviceId(): string {
-  return randomUUID();
+  return globalThis.crypto.randomUUID();
 }
 
 export interface CookieRead {

@@ -1,24 +1,13 @@
-import { stringifySetCookie } from 'cookie';
+import { COOKIE_DEFAULTS, normalizeCookie, type CookieOptions, type NormalizedCookie } from './cookie-config.js';
 import { ConfigError, type IdstitchError } from './errors.js';
+import { describe, isPlainObject, oneOf, optionalString, rejectUnknown } from './option-checks.js';
 import type { Logger } from './report.js';
+
+export { describe, isPlainObject };
+export type { CookieOptions, NormalizedCookie };
 
 /** Resolves the app's stable user id from a framework request; return `undefined` when anonymous. */
 export type GetUserId<Req = unknown> = (req: Req) => unknown;
-
-export interface CookieOptions {
-  /** Cookie name. Default `idstitch_device`. A `__Host-` prefix requires HTTPS (checked here). */
-  name?: string;
-  /** Lifetime in **seconds** (the `Max-Age` unit). Default 34,560,000 (400 days, the browser cap). `null`: a session cookie. */
-  maxAge?: number | null;
-  /** `Domain` attribute, to share the id with subdomains. Default: none (host-only). */
-  domain?: string;
-  /** `Path` attribute. Default `/`. */
-  path?: string;
-  /** `'auto'` (default): Secure when the request is HTTPS as the framework's proxy trust says. */
-  secure?: 'auto' | boolean;
-  /** Default `'lax'`. `'none'` forces `Secure`. */
-  sameSite?: 'lax' | 'strict' | 'none';
-}
 
 export interface ServiceAccount {
   username: string;
@@ -103,13 +92,7 @@ export const DEFAULTS = {
   region: 'US',
   endpoint: 'import',
   identifyEvent: 'User Identified',
-  cookie: {
-    name: 'idstitch_device',
-    maxAge: 34_560_000, // s: 400 days, the cap browsers apply (rfc6265bis)
-    path: '/',
-    secure: 'auto',
-    sameSite: 'lax',
-  },
+  cookie: COOKIE_DEFAULTS,
   flushAt: 1000,
   flushIntervalMs: 2000,
   maxBatchSize: 2000,
@@ -161,22 +144,12 @@ export interface RetryPolicy {
   readonly maxRetryAfterMs: number;
 }
 
-export interface NormalizedCookie {
-  readonly name: string;
-  /** `name=` — what a Cookie header is searched for. */
-  readonly prefix: string;
-  /** Attributes after the value, precomputed for plain-HTTP and HTTPS responses. */
-  readonly attributes: { readonly insecure: string; readonly secure: string };
-}
-
 const OPTION_NAMES: ReadonlyArray<keyof TrackerOptions> = [
   'token', 'apiHost', 'region', 'endpoint', 'serviceAccount', 'getUserId', 'identifyEvent', 'cookie',
   'superProperties', 'flushAt', 'flushIntervalMs', 'maxBatchSize', 'maxBatchBytes', 'maxQueueSize',
   'maxQueueBytes', 'maxConcurrentRequests', 'maxRetries', 'minRetryDelayMs', 'maxRetryDelayMs',
   'maxRetryAfterMs', 'timeoutMs', 'shutdownTimeoutMs', 'gzip', 'onError', 'logger',
 ];
-const COOKIE_OPTION_NAMES: ReadonlyArray<keyof CookieOptions> = ['name', 'maxAge', 'domain', 'path', 'secure', 'sameSite'];
-
 /** Options renamed or confused with other libraries' names: say what to use instead. */
 const INSTEAD: Readonly<Record<string, string>> = {
   host: 'apiHost',
@@ -194,11 +167,11 @@ const INSTEAD: Readonly<Record<string, string>> = {
  * Validates and normalises options once, at construction, into a new frozen object.
  * Throws `ConfigError` naming the option; never mutates `options`.
  */
-export function normalizeOptions(options: TrackerOptions = {}, env: NodeJS.ProcessEnv = process.env): TrackerConfig {
+export function normalizeOptions(options: TrackerOptions = {}, env: Readonly<Record<string, string | undefined>> = process.env): TrackerConfig {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new ConfigError('options', `must be an object, got ${describe(options)}`);
   }
-  rejectUnknown(options, OPTION_NAMES, '');
+  rejectUnknown(options, OPTION_NAMES, '', INSTEAD);
 
   const token = optionalString(options, 'token') ?? nonEmpty(env.MIXPANEL_TOKEN);
   const endpoint = oneOf(options, 'endpoint', ['import', 'track'] as const) ?? DEFAULTS.endpoint;
@@ -338,144 +311,8 @@ export function normalizeOptions(options: TrackerOptions = {}, env: NodeJS.Proce
   });
 }
 
-function normalizeCookie(cookie: CookieOptions | undefined): NormalizedCookie {
-  if (cookie === undefined) cookie = {};
-  if (cookie === null || typeof cookie !== 'object' || Array.isArray(cookie)) {
-    throw new ConfigError('cookie', `must be an object, got ${describe(cookie)}`);
-  }
-  rejectUnknown(cookie, COOKIE_OPTION_NAMES, 'cookie.');
-  const name = optionalString(cookie, 'name', 'cookie.') ?? DEFAULTS.cookie.name;
-  const path = optionalString(cookie, 'path', 'cookie.') ?? DEFAULTS.cookie.path;
-  const domain = optionalString(cookie, 'domain', 'cookie.');
-  const sameSite = oneOf(cookie, 'sameSite', ['lax', 'strict', 'none'] as const, 'cookie.') ?? DEFAULTS.cookie.sameSite;
-  const secure = cookie.secure ?? DEFAULTS.cookie.secure;
-  if (secure !== 'auto' && typeof secure !== 'boolean') {
-    throw new ConfigError('cookie.secure', `must be 'auto', true or false, got ${describe(secure)}`);
-  }
-  let maxAge: number | null = DEFAULTS.cookie.maxAge;
-  if (cookie.maxAge === null) maxAge = null;
-  else if (cookie.maxAge !== undefined) {
-    if (!Number.isInteger(cookie.maxAge) || cookie.maxAge <= 0) {
-      throw new ConfigError('cookie.maxAge', `must be a positive whole number of seconds or null, got ${describe(cookie.maxAge)}`);
-    }
-    if (cookie.maxAge > DEFAULTS.cookie.maxAge) {
-      throw new ConfigError('cookie.maxAge', `is in seconds and browsers cap it at 400 days (34560000); got ${cookie.maxAge} (milliseconds?)`);
-    }
-    maxAge = cookie.maxAge;
-  }
-  if (sameSite === 'none' && secure === false) {
-    throw new ConfigError('cookie.sameSite', "'none' requires Secure; browsers drop SameSite=None cookies without it");
-  }
-  if (name.startsWith('__Host-') && (secure === false || path !== '/' || domain !== undefined)) {
-    throw new ConfigError('cookie.name', 'with the __Host- prefix needs secure not false, path "/" and no domain (rfc6265bis §4.1.3.2)');
-  }
-  if (name.startsWith('__Secure-') && secure === false) {
-    throw new ConfigError('cookie.name', 'with the __Secure- prefix needs secure not false');
-  }
-
-  const attributes = (secureFlag: boolean): string => {
-    try {
-      // Serialised once with a placeholder value: validates name, path and domain, and gives the
-      // attribute string every response reuses (only the value changes per request).
-      const line = stringifySetCookie({
-        name,
-        value: 'x',
-        path,
-        httpOnly: true,
-        sameSite,
-        secure: secureFlag,
-        ...(domain !== undefined ? { domain } : {}),
-        ...(maxAge !== null ? { maxAge } : {}),
-      });
-      return line.slice(name.length + 2);
-    } catch (error) {
-      throw new ConfigError('cookie', `is not a valid cookie: ${(error as Error).message}`);
-    }
-  };
-  // Secure-only cookies (secure: true, SameSite=None, __Host-/__Secure- names) carry Secure even on
-  // plain-HTTP requests; 'auto' follows the request; false never sets it.
-  const secureOnly = secure === true || sameSite === 'none' || name.startsWith('__Host-') || name.startsWith('__Secure-');
-  return Object.freeze({
-    name,
-    prefix: name + '=',
-    attributes: Object.freeze({
-      insecure: attributes(secureOnly),
-      secure: attributes(secure !== false),
-    }),
-  });
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object') return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
-}
-
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return (value as object).constructor?.name ? `a ${(value as object).constructor.name}` : 'an object';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
-  return `${typeof value} ${String(value)}`;
-}
-
-function rejectUnknown(object: object, known: ReadonlyArray<string>, prefix: string): void {
-  for (const key of Object.keys(object)) {
-    if (known.includes(key)) continue;
-    const instead = INSTEAD[key];
-    const near = instead ?? closest(key, known);
-    throw new ConfigError(prefix + key, `is not an option${near ? `; did you mean \`${prefix}${near}\`?` : ''} (known: ${known.join(', ')})`);
-  }
-}
-
-function closest(word: string, candidates: ReadonlyArray<string>): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
-  for (const candidate of candidates) {
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length]!;
-}
-
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
-}
-
-function optionalString<T extends object>(object: T, key: keyof T & string, prefix = ''): string | undefined {
-  const value = object[key] as unknown;
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value.trim() === '') {
-    throw new ConfigError(prefix + key, `must be a non-empty string, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function oneOf<T extends object, V extends string>(object: T, key: keyof T & string, values: readonly V[], prefix = ''): V | undefined {
-  const value = object[key] as unknown;
-  if (value === undefined) return undefined;
-  if (typeof value === 'string') {
-    const match = values.find((v) => v.toLowerCase() === value.toLowerCase());
-    if (match) return match;
-  }
-  throw new ConfigError(prefix + key, `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}, got ${describe(value)}`);
 }
 
 function integer<T extends object>(object: T, key: keyof T & string, min: number, max: number): number | undefined {

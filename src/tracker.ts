@@ -164,9 +164,15 @@ export class Tracker implements ScopeHost {
     return copy;
   }
 
-  /** @internal Binds a request to this tracker. Adapters call it once per request. */
-  scope(context: RequestContext, req: unknown, defaultGetUserId?: GetUserId): RequestScope {
-    return new RequestScope(this, context, req, this.config.getUserId ?? defaultGetUserId);
+  /**
+   * @internal Binds a request to this tracker. Adapters call it once per request.
+   * `resolved` carries a user id the adapter already resolved for this request (Next's
+   * `getUserId` is async, so it is awaited once before the scope exists); it then replaces every
+   * resolver, and the scope still validates it.
+   */
+  scope(context: RequestContext, req: unknown, defaultGetUserId?: GetUserId, resolved?: { readonly userId: unknown }): RequestScope {
+    const getUserId = resolved === undefined ? (this.config.getUserId ?? defaultGetUserId) : () => resolved.userId;
+    return new RequestScope(this, context, req, getUserId);
   }
 
   #checkDeviceId(deviceId: unknown): string | undefined {

@@ -19,14 +19,20 @@ describe('the published package', () => {
     expect(run).not.toThrow();
   });
 
-  it.each(['idstitch', 'idstitch/express', 'idstitch/koa'])('loads %s with require() and import', (specifier) => {
+  it('type-checks ES module and CommonJS consumers of idstitch/next and idstitch/next/proxy', () => {
+    // A config of its own: Next's declarations name packages it does not install, so lib checks are off there.
+    const run = () => execFileSync(process.execPath, [tsc, '-p', 'test/types/tsconfig.next.json'], { cwd: root, encoding: 'utf8' });
+    expect(run).not.toThrow();
+  });
+
+  it.each(['idstitch', 'idstitch/express', 'idstitch/koa', 'idstitch/next', 'idstitch/next/proxy'])('loads %s with require() and import', (specifier) => {
     const script = `
       const viaRequire = require(${JSON.stringify(specifier)});
       import(${JSON.stringify(specifier)}).then((viaImport) => {
         console.log(JSON.stringify([Object.keys(viaRequire).sort(), Object.keys(viaImport).filter((k) => k !== 'default').sort()]));
       });`;
     const [cjs, esm] = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' })) as [string[], string[]];
-    expect(cjs.length).toBeGreaterThan(3);
+    expect(cjs.length).toBeGreaterThan(0);
     expect(esm).toEqual(cjs);
   });
 

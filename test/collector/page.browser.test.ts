@@ -99,7 +99,9 @@ describe.skipIf(!chromiumAvailable)(`the page in Chromium (${chromiumAvailable ?
     // The guide's table: events 1, 2, 4, 5 were sent as the device and now resolve to alice.
     const rows = feedRows(page);
     expect(await rows.count()).toBe(6);
-    const table = await rows.evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.querySelector('summary') ?? td).textContent!.replace(/\s+/g, ' ').trim())));
+    // Typed by hand: the root tsconfig has no DOM lib, and React's types (brought in by the Next adapter) declare empty element interfaces.
+    type Cell = { querySelector(selector: string): Cell | null; querySelectorAll(selector: string): Iterable<Cell>; textContent: string | null };
+    const table = await rows.evaluateAll((trs) => trs.map((tr) => [...(tr as unknown as Cell).querySelectorAll('td')].map((td) => (td.querySelector('summary') ?? td).textContent!.replace(/\s+/g, ' ').trim())));
     expect(table.map((cells) => [cells[2], cells[5], cells[6]])).toEqual([
       ['Viewed Home', '$device:d1-laptop⇒alice', 'retroactively attributed'],
       ['Viewed Pricing', '$device:d1-laptop⇒alice', 'retroactively attributed'],
