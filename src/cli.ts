@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// The `idstitch` command: the local collector, and the demo that replays the guide's flows into one.
+// The `idstitch` command: the local collector, the demo that replays the guide's flows into one, and
+// the doctor that checks recorded events against the guide's QA list.
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { COLLECTOR_DEFAULTS } from './collector/options.js';
+import { DOCTOR_DEFAULTS, MAX_EXAMPLES } from './doctor/options.js';
 // The collector (and better-sqlite3, an optional peer) loads only for the commands that need it,
 // so `idstitch --help` works without it.
 import type { Collector, CollectorOptions } from './collector/index.js';
@@ -26,6 +28,18 @@ Usage:
       as the guide's table, read back from the collector.
         --serve  keep the demo's collector running afterwards, to look at its page
 
+  idstitch doctor [--db ./idstitch.sqlite | --ndjson FILE | --url http://127.0.0.1:7600] [--json]
+      Checks events against the QA list of Mixpanel's identity guide: pre- and post-login events on
+      one user, devices used by two users (and the events the first link cost them), profiles for
+      anonymous devices, users never identified, deny-listed or suspicious ids, reused $insert_ids.
+      Exits 0 when no check fails (warnings allowed), 1 when one does, 2 when it cannot run.
+        --db        a collector's SQLite file, read-only (default ./idstitch.sqlite)
+        --ndjson    a Mixpanel export (NDJSON, gzip too) or a JSON array of /import or /engage records
+        --url       a running collector, through its /api/doctor
+        --token     the collector's token (with --url)
+        --json      print the report as JSON
+        --examples  examples per check, and events per example, 0 to ${MAX_EXAMPLES} (default ${DOCTOR_DEFAULTS.examples})
+
   idstitch --help | --version
 `;
 
@@ -36,6 +50,15 @@ const COMMON = { help: { type: 'boolean', short: 'h' }, port: { type: 'string' }
 const COMMANDS = {
   collector: { ...COMMON, db: { type: 'string' }, token: { type: 'string' } },
   demo: { ...COMMON, serve: { type: 'boolean' } },
+  doctor: {
+    help: COMMON.help,
+    db: { type: 'string' },
+    ndjson: { type: 'string' },
+    url: { type: 'string' },
+    token: { type: 'string' },
+    json: { type: 'boolean' },
+    examples: { type: 'string' },
+  },
 } as const satisfies Record<string, ParseArgsConfig['options']>;
 type Command = keyof typeof COMMANDS;
 
@@ -58,6 +81,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  if (command === 'doctor') return doctor(values);
   const host = values.host ?? COLLECTOR_DEFAULTS.host;
   if (command === 'collector') {
     const port = readPort(values.port, COLLECTOR_DEFAULTS.port);
@@ -105,6 +129,10 @@ interface Values {
   db?: string;
   token?: string;
   serve?: boolean;
+  ndjson?: string;
+  url?: string;
+  json?: boolean;
+  examples?: string;
 }
 
 function parse(command: Command, args: readonly string[]): Values {
@@ -134,15 +162,53 @@ function readPort(value: string | undefined, fallback: number): number {
   return port;
 }
 
+/**
+ * `idstitch doctor`: one source (a collector's file by default), the report as text or JSON. Exit code 1
+ * only for a failing check, so CI can run it; a source it cannot read is 2, like a usage error.
+ */
+async function doctor(values: Values): Promise<number> {
+  const given = (['db', 'ndjson', 'url'] as const).filter((key) => values[key] !== undefined);
+  if (given.length > 1) throw new UsageError(`give one source: ${given.map((key) => `--${key}`).join(' and ')} were both given`);
+  if (values.token !== undefined && values.url === undefined) throw new UsageError('--token is for --url (a collector started with --token)');
+  for (const key of given) if (values[key] === '') throw new UsageError(`--${key} must not be empty`);
+  if (values.url !== undefined && !/^https?:\/\/[^/]/.test(values.url)) throw new UsageError(`--url must be the collector's http:// address, got '${values.url}'`);
+  const examples = values.examples === undefined ? DOCTOR_DEFAULTS.examples : Number(values.examples);
+  if (values.examples !== undefined && (!/^\d+$/.test(values.examples) || examples > MAX_EXAMPLES)) {
+    throw new UsageError(`--examples must be an integer from 0 to ${MAX_EXAMPLES}, got '${values.examples}'`);
+  }
+
+  const { DoctorError, formatDoctorReport, runDoctor } = await import('./doctor/index.js');
+  const source = values.url !== undefined ? { url: values.url, token: values.token } : values.ndjson !== undefined ? { ndjson: values.ndjson } : { db: values.db ?? './idstitch.sqlite' };
+  let report;
+  try {
+    report = await runDoctor(source, { examples });
+  } catch (error) {
+    // Anything that stops the doctor is 2, never 1: CI must not read "could not check" as "a check failed".
+    const reason = error instanceof DoctorError ? error : (missingSqlite(error) ?? error);
+    process.stderr.write(`idstitch doctor: ${reason instanceof Error ? reason.message : String(reason)}\n`);
+    return 2;
+  }
+  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatDoctorReport(report));
+  return report.status === 'fail' ? 1 : 0;
+}
+
+/** better-sqlite3 is an optional peer: its absence gets a message saying how to install it. */
+function missingSqlite(error: unknown): Error | undefined {
+  const code = (error as { code?: unknown }).code;
+  if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((error as Error).message).includes('better-sqlite3')) {
+    return new Error('the collector stores events with better-sqlite3, an optional peer dependency: npm install better-sqlite3@12 (13 needs Node 22)', { cause: error });
+  }
+  return undefined;
+}
+
 async function start(options: CollectorOptions): Promise<Collector> {
   try {
     const { startCollector } = await import('./collector/server.js');
     return await startCollector(options);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((error as Error).message).includes('better-sqlite3')) {
-      throw new Error('the collector stores events with better-sqlite3, an optional peer dependency: npm install better-sqlite3@12 (13 needs Node 22)', { cause: error });
-    }
+    const missing = missingSqlite(error);
+    if (missing) throw missing;
     if (code === 'EADDRINUSE') throw new Error(`${options?.host}:${options?.port} is in use; pick another port with --port (0 picks a free one)`, { cause: error });
     if (code === 'EADDRNOTAVAIL') throw new Error(`cannot bind to ${options?.host}: no such local address`, { cause: error });
     if (error instanceof IdstitchError) throw new UsageError(error.message);

@@ -6,3 +6,21 @@ export { IdentityGraph, deriveIdentity, DEVICE_PREFIX, IDENTITY_EVENTS, ASSIGNED
 export { IDENTITY_EVENT_MESSAGE } from './validation.js';
 export { lookupIdentity, clusterEvents, listClusters, type FeedEvent, type IdentityView, type ClusterView } from './query.js';
 export { runDemo, demoTables, formatDemo, type DemoFlow, type DemoStage, type DemoRow, type DemoCorrection } from './demo.js';
+export {
+  runDoctor,
+  formatDoctorReport,
+  DoctorError,
+  DOCTOR_CHECKS,
+  DOCTOR_DEFAULTS,
+  MAX_EXAMPLES,
+  type DoctorSource,
+  type DoctorOptions,
+  type DoctorReport,
+  type DoctorCheck,
+  type DoctorExample,
+  type ExampleEvent,
+  type CheckId,
+  type CheckStatus,
+  type Fact,
+  type DoctorErrorCode,
+} from '../doctor/index.js';

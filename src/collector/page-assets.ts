@@ -64,6 +64,17 @@ td.ids code { white-space: nowrap; }
 .badge.link { color: var(--ok); background: var(--ok-chip); }
 .badge.via { color: var(--accent); background: var(--accent-bg); }
 .badge.conflict, .badge.verb { color: var(--warn); background: var(--warn-chip); }
+.badge.pass { color: var(--ok); background: var(--ok-chip); }
+.badge.warn { color: var(--retro); background: var(--retro-chip); }
+.badge.fail { color: var(--warn); background: var(--warn-chip); }
+header a[aria-current=page] { font-weight: 600; }
+.doctor-totals { margin: 0 0 16px; }
+section.check h3 .badge { text-transform: uppercase; font-size: 11px; letter-spacing: .04em; }
+section.check p { margin: 0 0 8px; }
+ul.examples { margin: 0; padding-left: 18px; }
+ul.examples li { margin: 8px 0; overflow-wrap: anywhere; }
+table.compact { margin: 6px 0 2px; }
+table.compact th, table.compact td { padding: 4px 6px; font-size: 12.5px; }
 dl.profile { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0; }
 dl.profile dt { color: var(--muted); overflow-wrap: anywhere; }
 dl.profile dd { margin: 0; overflow-wrap: anywhere; }

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import { diagnoseStore } from '../doctor/collector-source.js';
 import { constantHtml, html, pageHref, type SafeHtml } from './html.js';
 import { ASSIGNED_ALREADY, DEVICE_PREFIX, IDENTITY_EVENTS } from './identity.js';
 import type { CollectorConfig } from './options.js';
 import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
 import { clusterSvg, DEVICES_DRAWN, events } from './page-cluster.js';
+import { doctorPanel, PAGE_EXAMPLES } from './page-doctor.js';
 import { clusterEvents, listClusters, type ClusterView, type FeedEvent } from './query.js';
 import type { CollectorStore } from './store.js';
 
@@ -44,30 +46,37 @@ export function unauthorizedPage(nonce: string): SafeHtml {
     (the same Basic credentials <code>/import</code> and <code>/api/*</code> take).</p></section></main>`);
 }
 
-/** `GET /` for a browser: the users, the selected user's identity cluster and activity feed (issue 3). */
+/**
+ * `GET /` for a browser: the users, the selected user's identity cluster and activity feed (issue 3);
+ * with `?view=doctor`, the doctor's QA report instead (issue 6; computed only when asked, as it reads every event).
+ */
 export function collectorPage(store: CollectorStore, config: CollectorConfig, url: URL, baseUrl: string, nonce: string): SafeHtml {
   const clusters = listClusters(store);
   const users = clusters.filter((cluster) => cluster.user_id !== null);
   const devices = clusters.filter((cluster) => cluster.user_id === null);
   const asked = url.searchParams.get('distinct_id') ?? '';
-  const selected = asked !== '' ? asked : (users[0] ?? devices[0])?.distinct_id;
+  // A search from the doctor's page opens that user, like anywhere else.
+  const doctor = url.searchParams.get('view') === 'doctor' && asked === '';
+  const selected = asked !== '' ? asked : doctor ? undefined : (users[0] ?? devices[0])?.distinct_id;
   const found = selected === undefined ? undefined : store.graph.lookup(selected);
   const total = clusters.reduce((sum, cluster) => sum + cluster.event_count, 0);
 
   let body: SafeHtml;
-  if (clusters.length === 0) body = gettingStarted(baseUrl);
+  if (doctor) body = doctorPanel(diagnoseStore(store, config.storage, PAGE_EXAMPLES), (id) => store.graph.lookup(id) !== undefined);
+  else if (clusters.length === 0) body = gettingStarted(baseUrl);
   else if (!found) body = html`<section class="notice">No user or device has the id <code>${asked}</code>.</section>`;
   else body = clusterDetail(store, config, found);
 
   return layout(
     nonce,
-    found ? (found.userId ?? found.canonical) : 'Users',
+    doctor ? 'Doctor' : found ? (found.userId ?? found.canonical) : 'Users',
     html`<header>
       <h1>idstitch collector <span>· Simplified ID Merge, locally</span></h1>
       <div class="stats"><b>${users.length}</b> ${users.length === 1 ? 'user' : 'users'} · <b>${devices.length}</b> anonymous
         ${devices.length === 1 ? 'device' : 'devices'} · <b>${total}</b> ${total === 1 ? 'event' : 'events'}</div>
       <label><input type="checkbox" id="auto-refresh"> auto-refresh</label>
-      <a href="/api/users">JSON</a>
+      <a href="?view=doctor"${doctor ? html` aria-current="page"` : html``}>Doctor</a>
+      <a href="${doctor ? '/api/doctor' : '/api/users'}">JSON</a>
     </header>
     <div class="layout">
       <nav aria-label="Users">

@@ -1,3 +1,5 @@
+import { diagnoseStore } from '../doctor/collector-source.js';
+import { DOCTOR_DEFAULTS, MAX_EXAMPLES } from '../doctor/options.js';
 import type { IdentityGraph } from './identity.js';
 import type { CollectorConfig } from './options.js';
 import { failure, json, type Reply } from './reply.js';
@@ -128,7 +130,7 @@ export function listClusters(store: CollectorStore): ClusterView[] {
   return clusters.sort((a, b) => (b.last_time ?? -Infinity) - (a.last_time ?? -Infinity) || (a.distinct_id < b.distinct_id ? -1 : 1));
 }
 
-/** Routes `GET /api/...` (issue 3): identity, events, users, profiles. */
+/** Routes `GET /api/...` (issue 3): identity, events, users, profiles; and the doctor's report (issue 6). */
 export function answerQuery(path: string, url: URL, store: CollectorStore, config: CollectorConfig): Reply {
   const params = url.searchParams;
   const tail = (prefix: string): string | undefined => {
@@ -165,6 +167,11 @@ function route(path: string, params: URLSearchParams, store: CollectorStore, con
     const users = listClusters(store);
     return json(200, { users });
   }
+  if (path === '/api/doctor') {
+    const examples = readExamples(params.get('examples'));
+    if (examples === undefined) return failure(400, `examples must be an integer from 0 to ${MAX_EXAMPLES}`);
+    return json(200, diagnoseStore(store, config.storage, examples));
+  }
   const profileId = tail('/api/profiles/');
   if (profileId !== undefined) {
     const profile = store.getProfile(profileId);
@@ -172,6 +179,12 @@ function route(path: string, params: URLSearchParams, store: CollectorStore, con
     return json(200, { distinct_id: profileId, properties: profile.properties, last_seen: profile.lastSeen });
   }
   return failure(404, `no such query endpoint: ${path}`);
+}
+
+function readExamples(value: string | null): number | undefined {
+  if (value === null) return DOCTOR_DEFAULTS.examples;
+  const examples = Number(value);
+  return /^\d+$/.test(value) && examples <= MAX_EXAMPLES ? examples : undefined;
 }
 
 function readLimit(value: string | null): number | undefined {

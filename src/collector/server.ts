@@ -91,7 +91,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
         return send(response, {
           kind: 'json',
           status: 200,
-          body: { name: 'idstitch collector', page: '/ (with Accept: text/html)', ingestion: Object.keys(INGESTION), query: ['/api/identity/:id', '/api/events?distinct_id=', '/api/users', '/api/profiles/:distinct_id'] },
+          body: { name: 'idstitch collector', page: '/ (with Accept: text/html)', ingestion: Object.keys(INGESTION), query: ['/api/identity/:id', '/api/events?distinct_id=', '/api/users', '/api/profiles/:distinct_id', '/api/doctor'] },
         });
       }
       return send(response, answerQuery(path, url, store, config));

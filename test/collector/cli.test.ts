@@ -62,7 +62,11 @@ describe('idstitch (the command)', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('idstitch collector [--port 7600] [--host 127.0.0.1] [--db ./idstitch.sqlite] [--token T]');
     expect(result.stdout).toContain('idstitch demo');
+    expect(result.stdout).toContain('idstitch doctor [--db ./idstitch.sqlite | --ndjson FILE | --url http://127.0.0.1:7600] [--json]');
     expect((await run('collector', '--help')).stdout).toContain('--token');
+    const doctor = await run('doctor', '--help');
+    expect(doctor.code).toBe(0);
+    expect(doctor.stdout).toContain('Exits 0 when no check fails (warnings allowed), 1 when one does, 2 when it cannot run.');
   });
 
   it('answers a malformed command line with exit code 2 and a message naming the problem', async () => {
@@ -72,7 +76,13 @@ describe('idstitch (the command)', () => {
       [['collector', '--port', 'http'], "--port must be an integer from 0 to 65535, got 'http'"],
       [['collector', '--port'], "Option '--port <value>' argument missing"],
       [['collector', 'extra'], "unexpected argument 'extra'"],
-      [['frobnicate'], "unknown command 'frobnicate' (commands: collector, demo)"],
+      [['frobnicate'], "unknown command 'frobnicate' (commands: collector, demo, doctor)"],
+      [['doctor', '--db', 'a.sqlite', '--url', 'http://127.0.0.1:1'], 'give one source: --db and --url were both given'],
+      [['doctor', '--token', 't'], '--token is for --url'],
+      [['doctor', '--url', '127.0.0.1:7600'], "--url must be the collector's http:// address, got '127.0.0.1:7600'"],
+      [['doctor', '--examples', 'many'], "--examples must be an integer from 0 to 100, got 'many'"],
+      [['doctor', '--port', '7600'], "unknown option '--port' for 'idstitch doctor'"],
+      [['doctor', '--ndjson', ''], '--ndjson must not be empty'],
       [['--bogus'], "unknown option '--bogus'"],
       [[], 'Usage:'],
     ];
