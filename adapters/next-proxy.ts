@@ -8,7 +8,8 @@
 import type { NextFetchEvent, NextRequest } from 'next/server.js';
 import { normalizeCookie, type CookieOptions, type NormalizedCookie } from '../src/cookie-config.js';
 import { ConfigError } from '../src/errors.js';
-import { deviceCookie, newDeviceId, readDeviceCookie } from '../src/identity.js';
+import { cookieValues, deviceCookie, newDeviceId, parseDeviceValue, readDeviceCookie } from '../src/identity.js';
+import { createWebSigner, type WebSigner } from '../src/signing-web.js';
 import { describe, rejectUnknown } from '../src/option-checks.js';
 
 export type { CookieOptions };
@@ -64,13 +65,25 @@ export function withDeviceId(handlerOrOptions?: ProxyHandler | DeviceIdProxyOpti
   }
   if (options) rejectUnknown(options, OPTION_NAMES, '');
   const cookie = normalizeCookie(options?.cookie);
+  const signer = cookie.secrets ? createWebSigner(cookie.secrets) : undefined;
 
   return async function idstitchDeviceId(request: NextRequest, event: NextFetchEvent): Promise<Response | null | undefined> {
     const header = request.headers.get('cookie') ?? undefined;
     const result = (handler ? await handler(request, event) : undefined) ?? undefined; // null and void mean "continue" too
-    if (readDeviceCookie(header, cookie).deviceId !== undefined) return result;
-    return issue(request, result, cookie, newDeviceId());
+    if (await hasDeviceId(header, cookie, signer)) return result;
+    const deviceId = newDeviceId();
+    return issue(request, result, cookie, signer ? await signer.sign(deviceId) : deviceId);
   };
+}
+
+/** Whether the request carries a valid (and, with `cookie.secret`, verified) device id, as the tracker will read it. */
+async function hasDeviceId(header: string | undefined, cookie: NormalizedCookie, signer: WebSigner | undefined): Promise<boolean> {
+  if (signer === undefined) return readDeviceCookie(header, cookie).deviceId !== undefined;
+  for (const value of header ? cookieValues(header, cookie) : []) {
+    const payload = await signer.unsign(value);
+    if (payload !== undefined && parseDeviceValue(payload) !== undefined) return true;
+  }
+  return false;
 }
 
 /** Headers of Next's proxy protocol, as `NextResponse.next()` and `NextResponse.cookies.set` write them. */
@@ -81,16 +94,17 @@ const REQUEST_HEADER = 'x-middleware-request-';
 const SET_COOKIE_FOR_REQUEST = 'x-middleware-set-cookie';
 
 /**
- * Adds a new device id to the proxy's answer. When the request goes on to a page or handler (no
- * response, `NextResponse.next()` or a rewrite) the id is also put into that request's cookies;
- * a final answer (a redirect, a 401) only gets the cookie.
+ * Adds a new device id to the proxy's answer (`value`: the cookie value, signed when the cookie
+ * is). When the request goes on to a page or handler (no response, `NextResponse.next()` or a
+ * rewrite) the id is also put into that request's cookies; a final answer (a redirect, a 401)
+ * only gets the cookie.
  */
-function issue(request: Request, result: Response | undefined, cookie: NormalizedCookie, deviceId: string): Response {
-  const line = deviceCookie(cookie, deviceId, new URL(request.url).protocol === 'https:');
+function issue(request: Request, result: Response | undefined, cookie: NormalizedCookie, value: string): Response {
+  const line = deviceCookie(cookie, value, new URL(request.url).protocol === 'https:');
   if (result === undefined) {
-    return continueWithCookie(new Response(null, { headers: { [NEXT]: '1' } }), request, cookie, deviceId, line);
+    return continueWithCookie(new Response(null, { headers: { [NEXT]: '1' } }), request, cookie, value, line);
   }
-  if (result.headers.has(NEXT) || result.headers.has(REWRITE)) return continueWithCookie(result, request, cookie, deviceId, line);
+  if (result.headers.has(NEXT) || result.headers.has(REWRITE)) return continueWithCookie(result, request, cookie, value, line);
   return editHeaders(result, (headers) => headers.append('set-cookie', line));
 }
 
@@ -105,15 +119,15 @@ function issue(request: Request, result: Response | undefined, cookie: Normalize
  *   (vercel/next.js#65820); Next removes it before the response leaves.
  * - `set-cookie` is for the browser.
  */
-function continueWithCookie(response: Response, request: Request, cookie: NormalizedCookie, deviceId: string, line: string): Response {
+function continueWithCookie(response: Response, request: Request, cookie: NormalizedCookie, value: string, line: string): Response {
   return editHeaders(response, (headers) => {
     const listed = headers.get(OVERRIDE);
     let names: string[];
     let cookieHeader: string | null;
     if (listed === null) {
       names = [];
-      for (const [name, value] of request.headers) {
-        headers.set(REQUEST_HEADER + name, value);
+      for (const [name, headerValue] of request.headers) {
+        headers.set(REQUEST_HEADER + name, headerValue);
         names.push(name);
       }
       cookieHeader = request.headers.get('cookie');
@@ -122,7 +136,7 @@ function continueWithCookie(response: Response, request: Request, cookie: Normal
       cookieHeader = names.includes('cookie') ? headers.get(REQUEST_HEADER + 'cookie') : null;
     }
     if (!names.includes('cookie')) names.push('cookie');
-    headers.set(REQUEST_HEADER + 'cookie', withDeviceCookie(cookieHeader, cookie, deviceId));
+    headers.set(REQUEST_HEADER + 'cookie', withDeviceCookie(cookieHeader, cookie, value));
     headers.set(OVERRIDE, names.join(','));
     const forRequest = headers.get(SET_COOKIE_FOR_REQUEST);
     headers.set(SET_COOKIE_FOR_REQUEST, forRequest ? `${forRequest},${line}` : line);
@@ -131,15 +145,15 @@ function continueWithCookie(response: Response, request: Request, cookie: Normal
 }
 
 /**
- * A Cookie header with the device id in place of any value the browser sent under that name
+ * A Cookie header with the new cookie value in place of any value the browser sent under that name
  * (invalid ones included), other cookies kept in order.
  */
-function withDeviceCookie(header: string | null | undefined, cookie: NormalizedCookie, deviceId: string): string {
+function withDeviceCookie(header: string | null | undefined, cookie: NormalizedCookie, value: string): string {
   const kept = (header ?? '')
     .split(';')
     .map((pair) => pair.trim())
     .filter((pair) => pair !== '' && !pair.startsWith(cookie.prefix));
-  kept.push(cookie.prefix + deviceId);
+  kept.push(cookie.prefix + value);
   return kept.join('; ');
 }
 

@@ -18,6 +18,32 @@ export interface CookieOptions {
   secure?: 'auto' | boolean;
   /** Default `'lax'`. `'none'` forces `Secure`. */
   sameSite?: 'lax' | 'strict' | 'none';
+  /**
+   * Signs the cookie (HMAC-SHA256) so a forged or edited value counts as absent. One secret, or
+   * several to rotate: the first signs, all verify. At least 16 characters each. Default: unsigned.
+   * Every instance of the app (and the Next proxy) must be given the same secrets.
+   */
+  secret?: string | readonly string[];
+}
+
+/** Shorter secrets are guessable offline from one signed cookie. */
+export const MIN_SECRET_LENGTH = 16;
+
+/**
+ * Checks `cookie.secret` (one string, or a non-empty list: the first signs, all verify) and returns
+ * the list. The message never contains a secret: only where it is and what it needs.
+ */
+export function checkSecrets(secret: unknown, option = 'cookie.secret'): readonly string[] {
+  const secrets: unknown = typeof secret === 'string' ? [secret] : secret;
+  if (!Array.isArray(secrets) || secrets.length === 0) {
+    throw new ConfigError(option, 'must be a string or a non-empty array of strings (the first signs, all verify)');
+  }
+  for (const [i, candidate] of secrets.entries()) {
+    if (typeof candidate !== 'string' || candidate.length < MIN_SECRET_LENGTH) {
+      throw new ConfigError(option, `${secrets.length > 1 ? `[${i}] ` : ''}must be a string of at least ${MIN_SECRET_LENGTH} characters (use a random value from a secret store)`);
+    }
+  }
+  return Object.freeze([...(secrets as string[])]);
 }
 
 /** The cookie defaults (also `DEFAULTS.cookie`). */
@@ -35,6 +61,8 @@ export interface NormalizedCookie {
   readonly prefix: string;
   /** Attributes after the value, precomputed for plain-HTTP and HTTPS responses. */
   readonly attributes: { readonly insecure: string; readonly secure: string };
+  /** `cookie.secret` as a list (the first signs), or undefined when the cookie is unsigned. */
+  readonly secrets: readonly string[] | undefined;
   /** The same attributes as fields, for APIs that set a cookie from an object (Next's `cookies().set`). */
   readonly fields: {
     readonly path: string;
@@ -47,7 +75,7 @@ export interface NormalizedCookie {
   };
 }
 
-const COOKIE_OPTION_NAMES: ReadonlyArray<keyof CookieOptions> = ['name', 'maxAge', 'domain', 'path', 'secure', 'sameSite'];
+const COOKIE_OPTION_NAMES: ReadonlyArray<keyof CookieOptions> = ['name', 'maxAge', 'domain', 'path', 'secure', 'sameSite', 'secret'];
 
 /**
  * Validates and normalises the cookie options once, into a frozen object whose attribute strings
@@ -110,9 +138,11 @@ export function normalizeCookie(cookie: CookieOptions | undefined): NormalizedCo
   // Secure-only cookies (secure: true, SameSite=None, __Host-/__Secure- names) carry Secure even on
   // plain-HTTP requests; 'auto' follows the request; false never sets it.
   const secureOnly = secure === true || sameSite === 'none' || name.startsWith('__Host-') || name.startsWith('__Secure-');
+  const secrets = cookie.secret === undefined ? undefined : checkSecrets(cookie.secret);
   return Object.freeze({
     name,
     prefix: name + '=',
+    secrets,
     attributes: Object.freeze({
       insecure: attributes(secureOnly),
       secure: attributes(secure !== false),

@@ -1,5 +1,7 @@
 import { COOKIE_DEFAULTS, normalizeCookie, type CookieOptions, type NormalizedCookie } from './cookie-config.js';
 import { ConfigError, type IdstitchError } from './errors.js';
+import { LINK_TAG_LENGTH } from './identity.js';
+import { createSigner, linkTagger, type Signer } from './signing.js';
 import { describe, isPlainObject, oneOf, optionalString, rejectUnknown } from './option-checks.js';
 import type { Logger } from './report.js';
 
@@ -32,6 +34,13 @@ export interface TrackerOptions {
   identifyEvent?: string;
   /** The device-id cookie. */
   cookie?: CookieOptions;
+  /**
+   * When a different user signs in on a browser whose device id is linked to another user (no
+   * logout in between: a forgotten `resetUser`, a shared computer), issue a new device id first, so
+   * the new user's events never ride a device Mixpanel already linked to someone else. The cookie
+   * remembers the linked user as a keyed tag, never the id. Default `true`.
+   */
+  guardUserSwitch?: boolean;
   /** Properties added to every event (event properties win over them). */
   superProperties?: Record<string, unknown>;
   /** Send a batch once this many events are queued. Default 1000. */
@@ -92,6 +101,7 @@ export const DEFAULTS = {
   region: 'US',
   endpoint: 'import',
   identifyEvent: 'User Identified',
+  guardUserSwitch: true,
   cookie: COOKIE_DEFAULTS,
   flushAt: 1000,
   flushIntervalMs: 2000,
@@ -121,6 +131,10 @@ export interface TrackerConfig {
   readonly getUserId: GetUserId | undefined;
   readonly identifyEvent: string;
   readonly cookie: NormalizedCookie;
+  /** Signs and verifies the cookie value, when `cookie.secret` is set. */
+  readonly cookieSigner: Signer | undefined;
+  /** The tag of a user id the cookie remembers; undefined when `guardUserSwitch` is off. */
+  readonly linkTag: ((userId: string) => string) | undefined;
   readonly superProperties: Readonly<Record<string, unknown>> | undefined;
   readonly flushAt: number;
   readonly flushIntervalMs: number;
@@ -145,7 +159,7 @@ export interface RetryPolicy {
 }
 
 const OPTION_NAMES: ReadonlyArray<keyof TrackerOptions> = [
-  'token', 'apiHost', 'region', 'endpoint', 'serviceAccount', 'getUserId', 'identifyEvent', 'cookie',
+  'token', 'apiHost', 'region', 'endpoint', 'serviceAccount', 'getUserId', 'identifyEvent', 'cookie', 'guardUserSwitch',
   'superProperties', 'flushAt', 'flushIntervalMs', 'maxBatchSize', 'maxBatchBytes', 'maxQueueSize',
   'maxQueueBytes', 'maxConcurrentRequests', 'maxRetries', 'minRetryDelayMs', 'maxRetryDelayMs',
   'maxRetryAfterMs', 'timeoutMs', 'shutdownTimeoutMs', 'gzip', 'onError', 'logger',
@@ -280,6 +294,11 @@ export function normalizeOptions(options: TrackerOptions = {}, env: Readonly<Rec
     }
   }
 
+  const cookie = normalizeCookie(options.cookie);
+  const cookieSigner = cookie.secrets ? createSigner(cookie.secrets) : undefined;
+  const guardUserSwitch = options.guardUserSwitch ?? DEFAULTS.guardUserSwitch;
+  if (typeof guardUserSwitch !== 'boolean') throw new ConfigError('guardUserSwitch', `must be true or false, got ${describe(guardUserSwitch)}`);
+
   return Object.freeze({
     token,
     canSend: token !== undefined || apiHostOption !== undefined,
@@ -288,7 +307,9 @@ export function normalizeOptions(options: TrackerOptions = {}, env: Readonly<Rec
     authorization,
     getUserId: getUserId as GetUserId | undefined,
     identifyEvent,
-    cookie: normalizeCookie(options.cookie),
+    cookie,
+    cookieSigner,
+    linkTag: guardUserSwitch ? linkTagger(cookieSigner, `idstitch:${token ?? apiHostOption ?? ''}`, LINK_TAG_LENGTH) : undefined,
     superProperties: superProperties ? Object.freeze({ ...superProperties }) : undefined,
     flushAt,
     flushIntervalMs: integer(options, 'flushIntervalMs', 1, 3_600_000) ?? DEFAULTS.flushIntervalMs,

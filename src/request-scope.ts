@@ -1,5 +1,5 @@
 import { IdstitchError, UserIdError } from './errors.js';
-import { deviceCookie, newDeviceId, readDeviceCookie } from './identity.js';
+import { deviceCookie, encodeDeviceValue, newDeviceId, readDeviceCookie } from './identity.js';
 import type { Identity } from './event.js';
 import type { GetUserId, TrackerConfig } from './options.js';
 import type { Reporter } from './report.js';
@@ -40,15 +40,20 @@ export class RequestScope {
   #signedOut = false;
   #lastRaw: unknown;
   #lastResolved: string | undefined;
+  /** The tag of the user this browser's device id is linked to, as the cookie remembers it. */
+  #link: string | undefined;
+  /** The last user id checked against `#link` in this request: each is checked once. */
+  #guarded: string | undefined;
 
   constructor(host: ScopeHost, context: RequestContext, req: unknown, getUserId: GetUserId | undefined) {
     this.#host = host;
     this.#context = context;
     this.#req = req;
     this.#getUserId = getUserId;
-    const read = readDeviceCookie(context.cookieHeader(), host.config.cookie);
+    const read = readDeviceCookie(context.cookieHeader(), host.config.cookie, host.config.cookieSigner?.unsign);
     if (read.deviceId !== undefined) {
       this.#deviceId = read.deviceId;
+      this.#link = read.link;
     } else {
       // Missing or malformed: a new id, and the bad value is never echoed, sent or trusted.
       if (read.invalid) host.counters.identity.invalidCookies++;
@@ -72,7 +77,9 @@ export class RequestScope {
 
   /** Tracks an event with this request's identity. Synchronous; never throws. */
   readonly track = (event: string, properties?: Record<string, unknown>): void => {
-    this.#host.emit(event, properties, { deviceId: this.#deviceId, userId: this.userId });
+    const userId = this.userId;
+    if (userId !== undefined && userId !== this.#guarded) this.#guard(userId);
+    this.#host.emit(event, properties, { deviceId: this.#deviceId, userId });
   };
 
   /**
@@ -102,6 +109,7 @@ export class RequestScope {
     }
     this.#userId = id;
     this.#signedOut = false;
+    if (id !== this.#guarded) this.#guard(id);
     this.#host.emit(this.#host.config.identifyEvent, undefined, { deviceId: this.#deviceId, userId: id });
     return id;
   }
@@ -114,6 +122,8 @@ export class RequestScope {
     this.#deviceId = newDeviceId();
     this.#userId = undefined;
     this.#signedOut = true;
+    this.#link = undefined;
+    this.#guarded = undefined;
     this.#host.counters.identity.rotated++;
     if (this.#context.readOnly === true) {
       this.#host.counters.identity.unwritable++;
@@ -160,10 +170,34 @@ export class RequestScope {
     return (this.#lastResolved = normalized);
   }
 
+  /**
+   * The guard against a user switch without logout: the first user seen with this device id is
+   * remembered in the cookie (as a keyed tag); a different one gets a new device id first, so the
+   * new user's events never ride a device Mixpanel already linked to someone else (first link wins).
+   */
+  #guard(userId: string): void {
+    this.#guarded = userId;
+    const tagOf = this.#host.config.linkTag;
+    if (tagOf === undefined) return;
+    const tag = tagOf(userId);
+    if (this.#link === tag) return;
+    if (this.#link !== undefined) {
+      this.#deviceId = newDeviceId();
+      this.#host.counters.identity.switched++;
+    }
+    this.#link = tag;
+    this.#writeCookieLater();
+  }
+
   #writeCookieLater(): void {
     if (this.#context.readOnly === true) {
       // Nowhere to store it: this request tracks under an id the browser never keeps. Counted, not thrown.
       this.#host.counters.identity.unwritable++;
+      return;
+    }
+    if (this.#context.headersSent()) {
+      // Too late for this response (it streams): the next request sees the old cookie and decides again.
+      this.#host.counters.identity.cookieAfterHeadersSent++;
       return;
     }
     this.#cookiePending = true;
@@ -179,7 +213,9 @@ export class RequestScope {
     this.#cookiePending = false;
     try {
       const context = this.#context;
-      const line = deviceCookie(this.#host.config.cookie, this.#deviceId, context.isSecure());
+      const config = this.#host.config;
+      const value = encodeDeviceValue({ deviceId: this.#deviceId, link: this.#link });
+      const line = deviceCookie(config.cookie, config.cookieSigner ? config.cookieSigner.sign(value) : value, context.isSecure());
       context.appendSetCookie(line, this.#written);
       this.#written = line;
       if (this.#fresh) {

@@ -2,12 +2,12 @@
 // Secrets rotate like express-session's: the first signs, every one verifies, so a deploy can add a
 // new secret in front and retire the old one once cookies signed with it have expired.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ConfigError } from './errors.js';
+import { checkSecrets } from './cookie-config.js';
+
+export { MIN_SECRET_LENGTH } from './cookie-config.js';
 
 /** `base64url(HMAC-SHA256)` is 43 characters. */
 export const SIGNATURE_LENGTH = 43;
-/** Shorter secrets are guessable offline from one signed cookie. */
-export const MIN_SECRET_LENGTH = 16;
 
 export interface Signer {
   /** `value.signature`, signed with the first secret. */
@@ -20,17 +20,7 @@ export interface Signer {
 
 /** Validates `secret` (one string, or several: the first signs, all verify) and returns a signer. */
 export function createSigner(secret: string | readonly string[], option = 'cookie.secret'): Signer {
-  const secrets = typeof secret === 'string' ? [secret] : secret;
-  if (!Array.isArray(secrets) || secrets.length === 0) {
-    throw new ConfigError(option, 'must be a string or a non-empty array of strings (the first signs, all verify)');
-  }
-  for (const [i, candidate] of secrets.entries()) {
-    if (typeof candidate !== 'string' || candidate.length < MIN_SECRET_LENGTH) {
-      // The secret itself never goes into the message: only where it is and how long it should be.
-      throw new ConfigError(option, `${secrets.length > 1 ? `[${i}] ` : ''}must be a string of at least ${MIN_SECRET_LENGTH} characters (use a random value from a secret store)`);
-    }
-  }
-  const keys = secrets.map((candidate) => Buffer.from(candidate, 'utf8'));
+  const keys = checkSecrets(secret, option).map((candidate) => Buffer.from(candidate, 'utf8'));
   const mac = (key: Buffer, value: string): Buffer => createHmac('sha256', key).update(value, 'utf8').digest();
   return {
     sign(value) {
@@ -51,5 +41,28 @@ export function createSigner(secret: string | readonly string[], option = 'cooki
     digest(value, length) {
       return mac(keys[0]!, `idstitch:digest:${value}`).toString('base64url').slice(0, length);
     },
+  };
+}
+
+/** Digests kept per tracker: a signed-in user's tag is computed once, not on every request. */
+const DIGEST_CACHE_SIZE = 1024;
+
+/**
+ * The keyed tag of a user id that the device cookie remembers (see `DeviceCookieValue.link`). Keyed
+ * by the first cookie secret when there is one; otherwise by `fallbackKey` (derived from the token),
+ * which makes the tag the same on every instance but guessable for enumerable ids: set
+ * `cookie.secret` to make it opaque.
+ */
+export function linkTagger(signer: Signer | undefined, fallbackKey: string, length: number): (userId: string) => string {
+  const digest = signer ? (id: string) => signer.digest(id, length) : (id: string) => createHmac('sha256', fallbackKey).update(`idstitch:link:${id}`, 'utf8').digest('base64url').slice(0, length);
+  const cache = new Map<string, string>();
+  return (userId) => {
+    let tag = cache.get(userId);
+    if (tag === undefined) {
+      if (cache.size >= DIGEST_CACHE_SIZE) cache.clear();
+      tag = digest(userId);
+      cache.set(userId, tag);
+    }
+    return tag;
   };
 }

@@ -32,6 +32,8 @@ export interface TrackerStats {
     issued: number;
     /** Device ids rotated by resetUser(). */
     rotated: number;
+    /** Device ids replaced because a different user signed in without a logout (`guardUserSwitch`). */
+    switched: number;
     /** Cookies present but malformed (replaced, never trusted). */
     invalidCookies: number;
     /** Cookies that could not be written because headers were already sent. */
@@ -68,6 +70,7 @@ export function createStats(): TrackerStats {
     identity: {
       issued: 0,
       rotated: 0,
+      switched: 0,
       invalidCookies: 0,
       cookieAfterHeadersSent: 0,
       unwritable: 0,

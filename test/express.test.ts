@@ -42,7 +42,8 @@ function deviceCookieOf(response: request.Response): string | undefined {
   const lines = setCookies(response);
   const ours = lines.filter((line) => line.startsWith('idstitch_device='));
   expect(ours.length).toBeLessThanOrEqual(1);
-  return ours[0]?.split(';')[0]!.slice('idstitch_device='.length);
+  // The value is the id, then `.` and the signed-in user's tag once there is one.
+  return ours[0]?.split(';')[0]!.slice('idstitch_device='.length).split('.')[0];
 }
 
 async function delivered(count: number): Promise<Array<{ event: string; properties: Record<string, unknown> }>> {

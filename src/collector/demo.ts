@@ -185,7 +185,8 @@ class Browser {
 
   /** The device id cookie the middleware gave this browser. */
   get deviceId(): string | undefined {
-    return this.#cookies.get(DEFAULTS.cookie.name);
+    // The cookie holds the id, then `.` and the signed-in user's tag once someone logged in.
+    return this.#cookies.get(DEFAULTS.cookie.name)?.split('.')[0];
   }
 
   async perform(step: Step): Promise<void> {

@@ -30,7 +30,9 @@ afterEach(async () => {
 
 /** The example app sending to `target`; its tracker sends only when flushed, so one batch keeps the order of the clicks. */
 function exampleApp(target: Collector): ReturnType<typeof createApp> {
-  const example = createApp({ apiHost: target.url, token: TOKEN, collectorUrl: target.url, trackerOptions: { flushIntervalMs: 60_000, onError: (error) => errors.push(error) } });
+  // guardUserSwitch off: by default idstitch gives a browser a new device when another user signs in
+  // without a logout, which would prevent the very mistake this fixture plants.
+  const example = createApp({ apiHost: target.url, token: TOKEN, collectorUrl: target.url, trackerOptions: { flushIntervalMs: 60_000, guardUserSwitch: false, onError: (error) => errors.push(error) } });
   apps.push(example);
   return example;
 }

@@ -243,6 +243,11 @@ describe(`hostile input: ${CASES.length} cases through Express into the collecto
       // The hostile value is never echoed back.
       const sent = hostile.headers?.cookie;
       if (sent) for (const part of sent.split(';')) if (part.trim().startsWith('idstitch_device=') && part.trim() !== `idstitch_device=${deviceId}`) expect(setCookie.join('\n')).not.toContain(part.trim().slice('idstitch_device='.length) || '\u0000');
+    } else if (hostile.userId !== undefined) {
+      // Signed in: the same device id, now remembering its user's tag (guardUserSwitch).
+      expect(ours, 'the cookie rewritten once with the user tag').toHaveLength(1);
+      expect(ours[0]).toMatch(new RegExp(`^idstitch_device=${hostile.device}\\.[A-Za-z0-9_-]{11};`));
+      expect(deviceId).toBe(hostile.device);
     } else {
       expect(ours, 'no new device cookie').toHaveLength(0);
       expect(deviceId).toBe(hostile.device);

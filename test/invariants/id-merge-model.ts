@@ -48,6 +48,8 @@ export class BrowserModel {
   readonly events: ModelEvent[] = [];
   readonly #generation = new Map<number, number>();
   readonly #signedIn = new Map<number, string>();
+  /** The user each browser's current device is linked to: what idstitch's cookie remembers (guardUserSwitch). */
+  readonly #linked = new Map<number, string>();
 
   device(browser: number): string {
     return `b${browser}.${this.#generation.get(browser) ?? 0}`;
@@ -69,9 +71,14 @@ export class BrowserModel {
         break;
       case 'login': {
         const id = userId(step.user);
+        const linked = this.#linked.get(browser);
+        // Another user signs in without a logout: idstitch gives the browser a new device first.
+        if (linked !== undefined && linked !== id) this.#rotate(browser);
+        this.#linked.set(browser, id);
         this.#signedIn.set(browser, id);
-        track('User Identified', false, id);
-        track('Logged In', true, id);
+        const now = this.device(browser);
+        this.events.push({ name: 'User Identified', n: undefined, device: now, user: id });
+        this.events.push({ name: 'Logged In', n, device: now, user: id });
         break;
       }
       case 'logout':
@@ -88,6 +95,7 @@ export class BrowserModel {
   #rotate(browser: number): void {
     this.#generation.set(browser, (this.#generation.get(browser) ?? 0) + 1);
     this.#signedIn.delete(browser);
+    this.#linked.delete(browser);
   }
 }
 

@@ -81,10 +81,12 @@ function appFor(options: TrackerOptions) {
   });
   app.post('/login', (req, res) => {
     const user = String(req.query.user);
+    // A different user signing in where another one was linked gets a new device (guardUserSwitch).
+    const before = identityOf(req)!.deviceId;
     res.cookie('uid', user);
     identifyUser(req, user);
     req.track('Logged In', { n: Number(req.query.n) });
-    res.json(identityOf(req));
+    res.json({ before, ...identityOf(req) });
   });
   app.post('/logout', (req, res) => {
     req.track('Logged Out', { n: Number(req.query.n) });
@@ -128,7 +130,7 @@ async function play(steps: readonly Step[], options: TrackerOptions, collector: 
   const labelOf = new Map<string, string>();
   const idOf = new Map<string, string>();
   const learn = (label: string, deviceId: string): void => {
-    // The middleware keeps a browser's device until logout and rotates it then: labels and ids pair one to one.
+    // The middleware keeps a browser's device until a logout or another user's login: labels and ids pair one to one.
     expect(labelOf.get(deviceId) ?? label, `device ${deviceId}`).toBe(label);
     expect(idOf.get(label) ?? deviceId, `label ${label}`).toBe(deviceId);
     labelOf.set(deviceId, label);
@@ -219,6 +221,30 @@ describe('identity invariants over random scenarios (Express → collector)', ()
   // Mixpanel links a device to the first user it *ingests* with it, so the link follows delivery order,
   // not the order the app tracked. Only matters when one device carries two users (a login without
   // logout); with maxConcurrentRequests: 1 the order holds (the property above runs that way).
+  it('through the middleware, user B signing in after user A without logout gets a new device: A keeps the device even when A\'s batch lands after B\'s', async () => {
+    const collector = await startCollector({ port: 0 });
+    const proxy = await startFaultProxy(collector.url);
+    const { app, middleware } = appFor({ ...FAST, apiHost: proxy.url, flushAt: 1, minRetryDelayMs: 200, maxRetryDelayMs: 400, logger: false });
+    try {
+      const browser = request.agent(app);
+      proxy.script({ status: 503 });
+      const a = (await browser.post('/login').query({ n: 0, user: 'user-a' })).body as { deviceId: string };
+      await proxy.waitForRequests(1);
+      const b = (await browser.post('/login').query({ n: 1, user: 'user-b' })).body as { before: string; deviceId: string };
+      await middleware.tracker.flush();
+
+      expect(b.before, 'B arrives on the device A linked').toBe(a.deviceId);
+      expect(b.deviceId, 'and is given a new one').not.toBe(a.deviceId);
+      expect(middleware.tracker.stats().identity.switched).toBe(1);
+      const identity = (await (await fetch(`${collector.url}/api/identity/${a.deviceId}`)).json()) as { user_id: string };
+      expect(identity.user_id).toBe('user-a');
+    } finally {
+      await middleware.tracker.shutdown({ timeoutMs: 500 });
+      await proxy.close();
+      await collector.close();
+    }
+  });
+
   it.fails('a device identified as user A, then as user B without logout: stays with A even when A\'s batch is retried after B\'s landed (fails: maxConcurrentRequests 4 reorders)', async () => {
     const collector = await startCollector({ port: 0 });
     const proxy = await startFaultProxy(collector.url);
