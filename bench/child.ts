@@ -120,10 +120,12 @@ export function serveParent(handle: (message: Message) => Promise<Message | unde
   }, lifetimeMs).unref();
 }
 
-/** A strict /import sink in its own process (bench/sink-process.ts), pinned to `core` when possible. */
+/** The bench sink in its own process (bench/sink-process.ts), pinned to `core` when possible. */
 export interface RemoteSink {
   url: string;
   counts(): Promise<SinkCounts>;
+  /** CPU time the sink process has used so far (all threads), µs. */
+  cpuMicros(): Promise<number>;
   reset(options?: SinkOptions): Promise<void>;
   stop(): Promise<void>;
 }
@@ -134,6 +136,7 @@ export async function startSinkProcess(core?: number): Promise<RemoteSink> {
   return {
     url: ready.url,
     counts: async () => (await ask<Message & { counts: SinkCounts }>(child, { type: 'counts' }, 10_000)).counts,
+    cpuMicros: async () => (await ask<Message & { micros: number }>(child, { type: 'cpu' }, 10_000)).micros,
     reset: async (options) => {
       await ask(child, { type: 'reset', options }, 10_000);
     },

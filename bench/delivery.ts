@@ -37,20 +37,20 @@ const SMOKE: Settings = { events: 50_000, repetitions: 1, scenarios: [CLEAN] };
 /** Retries on with the default policy, but waits of 20–200 ms instead of 2–60 s. */
 const RETRY = { minRetryDelayMs: 20, maxRetryDelayMs: 200 };
 /** Matches the tracker's default maxBatchSize, so the ceiling encodes batches of the same size. */
-const CEILING_BATCH = 2000;
+export const CEILING_BATCH = 2000;
 const GZIP_LEVEL: number = DEFAULTS.gzipLevel; // idstitch's default, so the ceiling compares like with like
 /** A repetition that takes longer than this is abandoned by shutdown(): its unsent events show as lost (ms). */
 const SHUTDOWN_MS = 60_000;
 const TARGET_PER_SECOND = 150_000;
 
-interface Input {
+export interface Input {
   name: string;
   properties: Record<string, unknown>;
   identity: { deviceId: string; userId?: string };
 }
 
 /** A realistic mix: page views, clicks and sign-ups from 1,000 devices, a third of them signed in. */
-function inputs(count: number): Input[] {
+export function inputs(count: number): Input[] {
   const devices = Array.from({ length: 1000 }, () => randomUUID());
   const names = ['Viewed Page', 'Clicked CTA', 'Viewed Pricing', 'Signed Up'];
   const paths = ['/', '/pricing', '/docs/getting-started', '/blog/launch', '/signup'];
@@ -145,7 +145,7 @@ async function deliverOnce(sink: RemoteSink, scenario: Scenario, repetition: num
 }
 
 /** One thread, no I/O: JSON.stringify + gzip of the same events in batches of the tracker's size. */
-function measureCeiling(batch: readonly Input[]): DeliveryBenchResult['ceiling'] {
+export function measureCeiling(batch: readonly Input[]): DeliveryBenchResult['ceiling'] {
   const events = batch.map((input) => ({
     event: input.name,
     properties: {

@@ -1,35 +1,42 @@
 // Runs every benchmark, each in its own process (so pinning, heaps and JIT state never mix), prints
-// a summary and writes every figure with the machine it ran on.
+// a summary and the issue's targets (met or missed), and writes every figure with the machine and the
+// versions it ran on.
 //
-//   tsx bench/run.ts            the full run (a few minutes) → bench/results/latest.json
-//   tsx bench/run.ts --smoke    a short run for CI (< 60 s on 2 cores) → bench/results/smoke.json
+//   tsx bench/run.ts            the full run (~25 min on 2 cores) → bench/results/latest.json
+//   tsx bench/run.ts --smoke    a short run for CI (~2 min on 2 cores) → bench/results/smoke.json
 //
-// Exit code 1 when a benchmark failed or one of its correctness checks did (cookies, lost or
-// rejected events); never because of a speed. Speeds are ratios against baselines of the same run.
+// Exit code 1 when a benchmark failed or one of its correctness checks did (cookies, HTTP errors,
+// idstitch events lost or refused); never because of a speed, and never because a peer SDK lost
+// events (those are findings, printed and kept in the results).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { cpus, availableParallelism, loadavg, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { runScript, type ScriptOutcome } from './child.js';
 import type { DeliveryBenchResult } from './delivery.js';
-import type { ExpressBenchResult } from './express.js';
+import { PEER_PACKAGES } from './peers.js';
+import type { PipelineBenchResult } from './pipeline.js';
 import { num, parseFlags, table, times, writeJson } from './report.js';
+import type { RequestCostResult } from './request-cost.js';
+import { evaluateTargets, formatTargets } from './targets.js';
 import type { TrackBenchResult } from './track.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 
 interface BenchSpec {
-  name: 'express' | 'track' | 'delivery';
+  name: 'express' | 'koa' | 'pipeline' | 'track' | 'delivery';
   script: string;
   /** Kill the benchmark after this long (ms): full run, smoke run. */
   timeoutMs: { full: number; smoke: number };
 }
 
 const BENCHES: BenchSpec[] = [
-  { name: 'express', script: 'express.ts', timeoutMs: { full: 15 * 60_000, smoke: 45_000 } },
-  { name: 'track', script: 'track.ts', timeoutMs: { full: 5 * 60_000, smoke: 20_000 } },
-  { name: 'delivery', script: 'delivery.ts', timeoutMs: { full: 10 * 60_000, smoke: 30_000 } },
+  { name: 'express', script: 'express.ts', timeoutMs: { full: 20 * 60_000, smoke: 100_000 } },
+  { name: 'koa', script: 'koa.ts', timeoutMs: { full: 20 * 60_000, smoke: 100_000 } },
+  { name: 'pipeline', script: 'pipeline.ts', timeoutMs: { full: 40 * 60_000, smoke: 120_000 } },
+  { name: 'track', script: 'track.ts', timeoutMs: { full: 5 * 60_000, smoke: 30_000 } },
+  { name: 'delivery', script: 'delivery.ts', timeoutMs: { full: 10 * 60_000, smoke: 40_000 } },
 ];
 
 async function runBench<T>(spec: BenchSpec, smoke: boolean): Promise<ScriptOutcome<T>> {
@@ -72,6 +79,8 @@ function machine(): Record<string, unknown> {
     packages: {
       idstitch: ownPackage.version,
       express: packageVersion('express'),
+      koa: packageVersion('koa'),
+      ...Object.fromEntries(PEER_PACKAGES.map((name) => [name, packageVersion(name)])),
       autocannon: packageVersion('autocannon'),
       undici: packageVersion('undici'),
       cookie: packageVersion('cookie'),
@@ -82,26 +91,48 @@ function machine(): Record<string, unknown> {
   };
 }
 
-function headline(express?: ExpressBenchResult, track?: TrackBenchResult, delivery?: DeliveryBenchResult): string {
-  const rows: Array<[string, string, string]> = [];
-  if (express) {
-    const s = express.summary.idstitch;
-    rows.push(['express: idstitch ÷ floor (req/s, same round)', times(s.toFloor.median), 'target ≥ 0.950×']);
-    rows.push(['express: idstitch ÷ bare', times(s.toBare.median), '']);
-    rows.push(['express: server CPU µs per request, idstitch ÷ floor', times(s.cpuToFloor.median), `${num(s.cpuMicrosPerRequest)} vs ${num(express.summary.floor.cpuMicrosPerRequest)} µs`]);
-    rows.push(['express: idstitch req/s (median)', num(s.reqPerSec.median), `floor ${num(express.summary.floor.reqPerSec.median)}, bare ${num(express.summary.bare.reqPerSec.median)}`]);
-    rows.push(['express: events received / requests served', `${num(express.totals.idstitch.received ?? 0)} / ${num(express.totals.idstitch.served)}`, `lost ${num(express.totals.idstitch.lost ?? 0)}`]);
+interface Results {
+  express?: RequestCostResult;
+  koa?: RequestCostResult;
+  pipeline?: PipelineBenchResult;
+  track?: TrackBenchResult;
+  delivery?: DeliveryBenchResult;
+}
+
+/** One line per variant and framework: the figures the issue asks for, side by side. */
+function requestCostRows(result: RequestCostResult): string[][] {
+  return Object.entries(result.summary).map(([variant, s]) => {
+    const t = result.totals[variant as keyof typeof result.totals];
+    return [
+      `${result.framework} ${variant}`,
+      num(s.reqPerSec.median),
+      times(s.toBare.median),
+      `${s.latencyP50Ms} / ${s.latencyP99Ms} ms`,
+      variant === 'bare' ? '' : num(s.addedCpuMicros.median),
+      `${num(s.maxRssBytes / 1024 / 1024)} MiB`,
+      t.received === undefined ? '' : `${num(t.received)} / ${num(t.served)}`,
+    ];
+  });
+}
+
+function headline(results: Results): string {
+  const parts: string[] = [];
+  const cost = [results.express, results.koa].filter((r): r is RequestCostResult => r !== undefined);
+  if (cost.length) {
+    parts.push(table(['request cost', 'req/s', '÷ bare', 'p50 / p99', '+CPU µs/req', 'peak RSS', 'events at sink / served'], cost.flatMap(requestCostRows)));
   }
-  if (track) {
-    for (const c of track.cases.filter((c) => c.baseline)) rows.push([`track: ${c.name}`, `${num(c.ns.median)} ns`, `${times(c.toBaseline!.median, 2)} the floor`]);
+  if (results.pipeline) {
+    parts.push(
+      table(
+        ['pipeline', 'enqueue/s', 'delivered/s', 'requests', 'wire B/event', 'peak RSS', 'lost'],
+        results.pipeline.summary.map((s) => [`${s.mode} ${s.client}`, num(s.enqueuePerSecond.median), num(s.deliveredPerSecond.median), num(s.requests), num(s.wireBytesPerEvent, 1), `${num(s.peakRssBytes / 1024 / 1024)} MiB`, num(s.lost)]),
+      ),
+    );
   }
-  if (delivery) {
-    const clean = delivery.summary[0]!;
-    rows.push(['delivery: events/s (first track → flush resolved)', num(clean.deliveredPerSecond.median), `target ≥ ${num(delivery.target.eventsPerSecond)}: ${delivery.target.met ? 'met' : 'NOT met'}`]);
-    rows.push(['delivery: ÷ one-thread stringify+gzip ceiling', times(clean.toCeiling, 2), `ceiling ${num(delivery.ceiling.eventsPerSecond)} events/s`]);
-    rows.push(['delivery: bytes on the wire per event', num(clean.wireBytesPerEvent, 1), `gzip body ${num(clean.gzipBytesPerEvent, 1)}, JSON ${num(clean.jsonBytesPerEvent)}`]);
+  if (results.track) {
+    parts.push(table(['per call', 'ns', '÷ floor'], results.track.cases.map((c) => [c.name, num(c.ns.median), c.toBaseline ? times(c.toBaseline.median, 2) : '(floor)'])));
   }
-  return table(['figure', 'value', 'context'], rows);
+  return parts.join('\n\n');
 }
 
 async function main(): Promise<void> {
@@ -121,12 +152,15 @@ async function main(): Promise<void> {
     console.log('');
   }
   const cpuAfter = cpuTimes();
-  const express = outcomes.express?.result as ExpressBenchResult | undefined;
-  const track = outcomes.track?.result as TrackBenchResult | undefined;
-  const delivery = outcomes.delivery?.result as DeliveryBenchResult | undefined;
+  const results = Object.fromEntries(Object.entries(outcomes).map(([name, outcome]) => [name, outcome.result])) as Results;
+  const targets = evaluateTargets(results);
 
   console.log(`── summary ${'─'.repeat(53)}`);
-  console.log(headline(express, track, delivery));
+  console.log(headline(results));
+  const findings = [results.express, results.koa, results.pipeline].flatMap((r) => r?.findings ?? []);
+  if (findings.length) console.log(`\npeers and defaults worth knowing (not failures):\n  ${findings.join('\n  ')}`);
+  console.log(`\n── targets${smoke ? ' (smoke run: verdicts are indicative only)' : ''} ${'─'.repeat(smoke ? 12 : 54)}`);
+  console.log(formatTargets(targets));
   const failed = Object.entries(outcomes).filter(([, outcome]) => !outcome.ok);
   for (const [name, outcome] of failed) console.log(`FAILED: ${name}: ${outcome.error}`);
 
@@ -144,6 +178,7 @@ async function main(): Promise<void> {
       busyShare: span ? (cpuAfter!.busy - cpuBefore!.busy) / span : undefined,
       stealShare: span ? (cpuAfter!.steal - cpuBefore!.steal) / span : undefined,
     },
+    targets,
     benchmarks: Object.fromEntries(Object.entries(outcomes).map(([name, outcome]) => [name, { ok: outcome.ok, seconds: outcome.seconds, error: outcome.error, ...(outcome.result as object) }])),
   });
   console.log(`\nwrote ${out.startsWith(ROOT) ? out.slice(ROOT.length) : out} in ${num((Date.now() - startedAt.getTime()) / 1000)} s`);

@@ -1,45 +1,56 @@
-// A local stand-in for Mixpanel's `/import?strict=1`, for benchmarks: 127.0.0.1 only, answers with
-// the documented strict shapes (mixpanel-contract §3.2), counts what it received, stores nothing.
+// A local stand-in for the ingestion APIs of every client the benchmarks compare (bench/sink-routes.ts):
+// 127.0.0.1 only, answers each client the way its real API does, counts what it received per route,
+// stores nothing. "Events at the sink after drain" in every benchmark are these counts.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { gunzipSync } from 'node:zlib';
+import { answer, precheck, routeOf, ROUTES, unavailable, unreadable, type RouteAnswer, type RouteName } from './sink-routes.js';
 
 /** Mixpanel's per-request limit is 10 MB uncompressed (contract §2.1); anything bigger is answered 413. */
 const MAX_BODY_BYTES = 10_000_000;
-const INSERT_ID = /^[A-Za-z0-9-]{1,36}$/;
-const IDENTITY_EVENTS = new Set(['$identify', '$create_alias', '$merge']);
 
 export interface SinkOptions {
-  /** Answer every nth `/import` with a 503 and ingest nothing (0: never). Exercises the client's retries. */
+  /** Answer every nth ingestion request with a 503 and ingest nothing (0: never). Exercises the client's retries. */
   failEvery?: number;
-  /** Remember every `$insert_id` to count duplicates (memory: one string per event). Default false. */
+  /** Remember every record's idempotency key ($insert_id, uuid, messageId) to count duplicates. Default false. */
   trackInsertIds?: boolean;
 }
 
-export interface SinkCounts {
-  /** `/import` requests answered, whatever the answer. */
+/** What one route received. */
+export interface RouteCounts {
+  /** Requests answered, whatever the answer. */
   requests: number;
-  /** Requests answered 503 on purpose (`failEvery`). */
-  failedOnPurpose: number;
-  /** Records imported. */
+  /** Records accepted. */
   events: number;
-  /** Records refused as invalid (strict 400). */
+  /** Records refused as invalid, and bodies that could not be read. */
   rejected: number;
-  /** Records whose `$insert_id` had been imported before (only with `trackInsertIds`). */
+  /** Records whose idempotency key had been accepted before (only with `trackInsertIds`). */
   duplicates: number;
   /** Request bodies as they arrived (gzip when the client compressed). */
   bodyBytes: number;
-  /** Request bodies after decompression. */
+  /** Request bodies after decompression; for a GET, the `data` the query carried. */
   rawBytes: number;
-  /** Bytes read from client sockets: request lines, headers and bodies. */
+  /** Request line + headers + body as parsed: what the client put on the wire for this route. */
+  wireBytes: number;
+}
+
+export interface SinkCounts extends RouteCounts {
+  /** Requests answered 503 on purpose (`failEvery`). */
+  failedOnPurpose: number;
+  /** Requests to no known route (answered 404): a client the sink does not understand. */
+  unknown: number;
+  /** Bytes read from client sockets: request lines, headers and bodies, every route. */
   socketBytes: number;
   /** Time this thread spent decompressing, parsing and validating, in ms. */
   busyMs: number;
+  /** When the last record was accepted (epoch ms; 0: none yet): with the client's start, the pipeline's real drain time. */
+  lastEventAt: number;
+  routes: Record<RouteName, RouteCounts>;
 }
 
 export interface Sink {
-  /** Base URL to give a tracker as `apiHost`. */
+  /** Base URL to give a client as its host. */
   readonly url: string;
   counts(): SinkCounts;
   /** Zeroes the counters (and forgets insert ids); optionally changes the options. */
@@ -47,28 +58,38 @@ export interface Sink {
   close(): Promise<void>;
 }
 
-function zero(): SinkCounts {
-  return { requests: 0, failedOnPurpose: 0, events: 0, rejected: 0, duplicates: 0, bodyBytes: 0, rawBytes: 0, socketBytes: 0, busyMs: 0 };
+function zeroRoute(): RouteCounts {
+  return { requests: 0, events: 0, rejected: 0, duplicates: 0, bodyBytes: 0, rawBytes: 0, wireBytes: 0 };
+}
+
+/** Bytes of the request line and header block, rebuilt from what node parsed (exact but for header case folding). */
+function headBytes(req: http.IncomingMessage): number {
+  let bytes = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n\r\n`.length;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) bytes += req.rawHeaders[i]!.length + req.rawHeaders[i + 1]!.length + 4;
+  return bytes;
 }
 
 export async function startSink(initial: SinkOptions = {}): Promise<Sink> {
   let options = { ...initial };
-  let counts = zero();
-  let insertIds = new Set<string>();
+  let routes = Object.fromEntries(ROUTES.map((route) => [route, zeroRoute()])) as Record<RouteName, RouteCounts>;
+  let totals = { requests: 0, failedOnPurpose: 0, unknown: 0, busyMs: 0, lastEventAt: 0 };
+  let seenIds = new Set<string>();
   const sockets = new Set<Socket>();
   /** bytesRead of sockets already closed, and of open ones at the last reset (subtracted). */
   let closedBytes = 0;
   const baseline = new WeakMap<Socket, number>();
 
   const server = http.createServer((req, res) => {
-    const answer = (status: number, body: unknown): void => {
-      const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-      res.end(text);
+    const send = (reply: Pick<RouteAnswer, 'status' | 'contentType' | 'body'>): void => {
+      res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.body) });
+      res.end(reply.body);
     };
-    if (req.method !== 'POST' || !req.url?.startsWith('/import')) {
-      answer(404, { error: 'not found', status: 0 });
+    const url = new URL(req.url ?? '/', 'http://sink');
+    const route = routeOf(req.method ?? '', url.pathname);
+    if (route === undefined) {
+      totals.unknown++;
       req.resume();
+      send({ status: 404, contentType: 'application/json', body: '{"error":"not found","status":0}' });
       return;
     }
     const chunks: Buffer[] = [];
@@ -80,48 +101,39 @@ export async function startSink(initial: SinkOptions = {}): Promise<Sink> {
       else chunks.push(chunk);
     });
     req.on('end', () => {
+      const counts = routes[route];
+      totals.requests++;
       counts.requests++;
       counts.bodyBytes += size;
-      if (tooLarge) return answer(413, { code: 413, error: `request exceeds max limit of ${MAX_BODY_BYTES} bytes`, status: 'Request Entity Too Large' });
-      if (!req.headers.authorization?.startsWith('Basic ')) {
-        return answer(401, { code: 401, error: 'Invalid credentials', status: 'Unauthorized' });
-      }
-      if (options.failEvery && counts.requests % options.failEvery === 0) {
-        counts.failedOnPurpose++;
-        return answer(503, { code: 503, error: 'service unavailable (failing on purpose)', status: 'Service Unavailable' });
+      counts.wireBytes += headBytes(req) + size;
+      if (tooLarge) return send({ status: 413, contentType: 'application/json', body: JSON.stringify({ code: 413, error: `request exceeds max limit of ${MAX_BODY_BYTES} bytes`, status: 'Request Entity Too Large' }) });
+      const refused = precheck(route, req.headers);
+      if (refused) return send(refused);
+      if (options.failEvery && totals.requests % options.failEvery === 0) {
+        totals.failedOnPurpose++;
+        return send(unavailable(route));
       }
       const started = performance.now();
+      let reply: RouteAnswer;
       try {
         let body = Buffer.concat(chunks, size);
         if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body, { maxOutputLength: MAX_BODY_BYTES });
-        counts.rawBytes += body.length;
-        const records = JSON.parse(body.toString('utf8')) as unknown;
-        if (!Array.isArray(records)) return answer(400, { code: 400, error: 'request body must be a JSON array', status: 'Bad Request' });
-        const failed: Array<{ index: number; $insert_id: string | undefined; field: string; message: string }> = [];
-        for (let index = 0; index < records.length; index++) {
-          const problem = checkRecord(records[index]);
-          const insertId = (records[index] as { properties?: { $insert_id?: unknown } } | null)?.properties?.$insert_id;
-          if (problem) {
-            failed.push({ index, $insert_id: typeof insertId === 'string' ? insertId : undefined, field: problem.field, message: problem.message });
-            continue;
-          }
-          if (options.trackInsertIds) {
-            if (insertIds.has(insertId as string)) counts.duplicates++;
-            else insertIds.add(insertId as string);
-          }
-        }
-        const imported = records.length - failed.length;
-        counts.events += imported;
-        counts.rejected += failed.length;
-        if (failed.length > 0) {
-          return answer(400, { code: 400, error: 'some data points in the request failed validation', failed_records: failed, num_records_imported: imported, status: 'Bad Request' });
-        }
-        answer(200, { code: 200, num_records_imported: imported, status: 'OK' });
+        counts.rawBytes += req.method === 'GET' ? (url.searchParams.get('data')?.length ?? 0) : body.length;
+        reply = answer(route, { method: req.method ?? '', url, headers: req.headers, body });
       } catch (error) {
-        answer(400, { code: 400, error: `unreadable body: ${(error as Error).message}`, status: 'Bad Request' });
-      } finally {
-        counts.busyMs += performance.now() - started;
+        reply = { ...unreadable(route, (error as Error).message), rejected: 1 };
       }
+      counts.events += reply.events;
+      if (reply.events > 0) totals.lastEventAt = Date.now();
+      counts.rejected += reply.rejected;
+      if (options.trackInsertIds) {
+        for (const id of reply.ids) {
+          if (seenIds.has(id)) counts.duplicates++;
+          else seenIds.add(id);
+        }
+      }
+      totals.busyMs += performance.now() - started;
+      send(reply);
     });
   });
   server.on('connection', (socket) => {
@@ -132,9 +144,11 @@ export async function startSink(initial: SinkOptions = {}): Promise<Sink> {
     });
   });
   server.keepAliveTimeout = 10_000;
+  // mixpanel-node's track_batch() opens one connection per 50 events, all at once.
+  server.maxConnections = 20_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve);
   });
   const { port } = server.address() as AddressInfo;
 
@@ -143,12 +157,20 @@ export async function startSink(initial: SinkOptions = {}): Promise<Sink> {
     counts() {
       let open = 0;
       for (const socket of sockets) open += socket.bytesRead - (baseline.get(socket) ?? 0);
-      return { ...counts, socketBytes: closedBytes + open };
+      const sum = zeroRoute();
+      for (const route of ROUTES) for (const key of Object.keys(sum) as Array<keyof RouteCounts>) sum[key] += routes[route][key];
+      return {
+        ...sum,
+        ...totals,
+        socketBytes: closedBytes + open,
+        routes: Object.fromEntries(ROUTES.map((route) => [route, { ...routes[route] }])) as Record<RouteName, RouteCounts>,
+      };
     },
     reset(next) {
       if (next) options = { ...next };
-      counts = zero();
-      insertIds = new Set();
+      routes = Object.fromEntries(ROUTES.map((route) => [route, zeroRoute()])) as Record<RouteName, RouteCounts>;
+      totals = { requests: 0, failedOnPurpose: 0, unknown: 0, busyMs: 0, lastEventAt: 0 };
+      seenIds = new Set();
       closedBytes = 0;
       for (const socket of sockets) baseline.set(socket, socket.bytesRead);
     },
@@ -159,21 +181,4 @@ export async function startSink(initial: SinkOptions = {}): Promise<Sink> {
       });
     },
   };
-}
-
-/** What strict `/import` checks per record on a Simplified ID Merge project (contract §3.2, §5.4). */
-function checkRecord(record: unknown): { field: string; message: string } | undefined {
-  if (record === null || typeof record !== 'object') return { field: 'event', message: 'record must be an object' };
-  const { event, properties } = record as { event?: unknown; properties?: unknown };
-  if (typeof event !== 'string' || event.trim() === '') return { field: 'event', message: "'event' must not be missing or blank" };
-  if (IDENTITY_EVENTS.has(event)) return { field: 'event', message: 'identity events are not allowed when project is using simplified identity management' };
-  if (properties === null || typeof properties !== 'object') return { field: 'properties', message: "'properties' must be an object" };
-  const p = properties as Record<string, unknown>;
-  if (typeof p.time !== 'number' || !Number.isFinite(p.time) || p.time <= 0) return { field: 'properties.time', message: "'properties.time' is invalid: must not be missing" };
-  if (typeof p.$insert_id !== 'string' || !INSERT_ID.test(p.$insert_id)) return { field: 'properties.$insert_id', message: "'properties.$insert_id' is invalid" };
-  const hasId = (value: unknown): boolean => typeof value === 'string' && value !== '';
-  if (!hasId(p.distinct_id) && !hasId(p.$device_id) && !hasId(p.$user_id)) {
-    return { field: 'properties.distinct_id', message: "'properties.distinct_id' is invalid: must not be missing" };
-  }
-  return undefined;
 }
