@@ -14,7 +14,7 @@ describe('the published package', () => {
     expect(LIBRARY_VERSION).toBe(pkg.version);
   });
 
-  it('type-checks ES module and CommonJS consumers of every subpath, req.track and ctx.track included', () => {
+  it('type-checks ES module and CommonJS consumers of idstitch, idstitch/express, idstitch/koa and idstitch/collector, req.track and ctx.track included', () => {
     const run = () => execFileSync(process.execPath, [tsc, '-p', 'test/types/tsconfig.json'], { cwd: root, encoding: 'utf8' });
     expect(run).not.toThrow();
   });
@@ -25,7 +25,7 @@ describe('the published package', () => {
     expect(run).not.toThrow();
   });
 
-  it.each(['idstitch', 'idstitch/express', 'idstitch/koa', 'idstitch/next', 'idstitch/next/proxy'])('loads %s with require() and import', (specifier) => {
+  it.each(['idstitch', 'idstitch/express', 'idstitch/koa', 'idstitch/next', 'idstitch/next/proxy', 'idstitch/collector'])('loads %s with require() and import', (specifier) => {
     const script = `
       const viaRequire = require(${JSON.stringify(specifier)});
       import(${JSON.stringify(specifier)}).then((viaImport) => {

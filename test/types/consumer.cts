@@ -16,3 +16,9 @@ app.get('/', (req, res) => {
 app.get('/bad', (req) => req.track('E', 'not an object'));
 const tracker: idstitch.Tracker = idstitch.createTracker({ region: 'EU' });
 void tracker.flush();
+
+import collector = require('idstitch/collector');
+const started: Promise<collector.Collector> = collector.startCollector({ port: 0 });
+void started;
+// @ts-expect-error storage is a path string
+void collector.startCollector({ storage: 42 });

@@ -20,3 +20,12 @@ const stats: TrackerStats = middleware.tracker.stats();
 const code: string = new IdstitchError('IDSTITCH_INTERNAL', 'x').code;
 void stats;
 void code;
+
+// idstitch/collector: the local collector and the doctor.
+import { runDoctor, startCollector, type Collector, type DoctorReport } from 'idstitch/collector';
+const collector: Promise<Collector> = startCollector({ port: 0, storage: ':memory:' });
+const report: Promise<DoctorReport> = runDoctor({ url: 'http://127.0.0.1:7600' });
+// @ts-expect-error the port is a number
+void startCollector({ port: '7600' });
+void collector;
+void report;
