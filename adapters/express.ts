@@ -1,11 +1,12 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
+import type { People } from '../src/people.js';
 import { ConfigError, IdstitchError } from '../src/errors.js';
 import type { TrackerOptions } from '../src/options.js';
-import { NodeRequestContext, socketIsSecure } from '../src/request-context.js';
+import { NodeRequestContext, socketClient, socketIsSecure, type NodeClient } from '../src/request-context.js';
 import type { RequestScope } from '../src/request-scope.js';
 import { createTracker, isTracker, type Tracker } from '../src/tracker.js';
 
-export { createTracker, type Tracker, type TrackerOptions };
+export { createTracker, type People, type Tracker, type TrackerOptions };
 
 /** Tracks an event with the request's `$device_id` (and `$user_id` when signed in). Never throws. */
 export type TrackFunction = (event: string, properties?: Record<string, unknown>) => void;
@@ -18,6 +19,10 @@ declare global {
     interface Request {
       /** Added by idstitch's `tracking()` middleware. */
       track: TrackFunction;
+      /** Profile updates for the request's user (held in a cookie until sign-in while anonymous). Added by `tracking()`. */
+      people: People;
+      /** Super properties for the rest of this request's events. Added by `tracking()`. */
+      register: (properties: Record<string, unknown>) => void;
     }
   }
 }
@@ -30,7 +35,7 @@ declare global {
 const SCOPE = Symbol.for('idstitch.scope');
 
 type ScopedTrack = TrackFunction & { [SCOPE]?: RequestScope };
-type TrackedRequest = IncomingMessage & { track?: ScopedTrack; secure?: unknown; user?: unknown; auth?: unknown };
+type TrackedRequest = IncomingMessage & { track?: ScopedTrack; secure?: unknown; user?: unknown; auth?: unknown; ip?: unknown; hostname?: unknown; originalUrl?: unknown };
 
 export type TrackingMiddleware = ((req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void) & {
   /** The tracker behind the middleware: `flush()`, `shutdown()`, `stats()`. */
@@ -53,10 +58,11 @@ export function tracking(options?: TrackerOptions | Tracker): TrackingMiddleware
     // Mounted twice (a router and the app, say): the first one owns the request.
     if (tracked.track?.[SCOPE] === undefined) {
       try {
-        const scope = tracker.scope(new NodeRequestContext(req, res, isSecure), req, expressUserId);
+        const scope = tracker.scope(new NodeRequestContext(req, res, isSecure, expressClient), req, expressUserId);
         const track: ScopedTrack = scope.track;
         track[SCOPE] = scope;
         tracked.track = track;
+        if (!accessorsOn(req)) Object.assign(req, { people: scope.people, register: scope.register });
       } catch (error) {
         // Tracking must never fail the request it rides on.
         tracker.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `idstitch could not attach to the request: ${(error as Error)?.message}`, { cause: error }));
@@ -89,11 +95,60 @@ export function identityOf(req: IncomingMessage): { deviceId: string; userId: st
   return scope ? { deviceId: scope.deviceId, userId: scope.userId } : undefined;
 }
 
+/** Express prototypes given the `people` and `register` accessors. */
+const withAccessors = new WeakSet<object>();
+
+/**
+ * `req.people` and `req.register` without a property added per request: accessors on Express's
+ * request prototype (`express.request`, which its guide names as the place to extend the API),
+ * installed once, found by walking up from the request to Node's IncomingMessage. False on bare
+ * `node:http`, where the request gets them as its own properties.
+ */
+function accessorsOn(req: IncomingMessage): boolean {
+  let proto = Object.getPrototypeOf(req) as object | null;
+  if (proto === null || proto === IncomingMessage.prototype) return false;
+  for (let up = Object.getPrototypeOf(proto) as object | null; up !== null && up !== IncomingMessage.prototype; up = Object.getPrototypeOf(up) as object | null) proto = up;
+  if (withAccessors.has(proto)) return true;
+  withAccessors.add(proto);
+  for (const name of ['people', 'register'] as const) {
+    if (Object.prototype.hasOwnProperty.call(proto, name)) continue; // someone else's: leave it
+    Object.defineProperty(proto, name, {
+      configurable: true,
+      get(this: TrackedRequest) {
+        return this.track?.[SCOPE]?.[name];
+      },
+    });
+  }
+  return true;
+}
+
 /** Express's trust-proxy-aware `req.secure`; on bare node:http, whether the socket is TLS. */
 function isSecure(req: IncomingMessage): boolean {
   const secure = (req as TrackedRequest).secure;
   return typeof secure === 'boolean' ? secure : socketIsSecure(req);
 }
+
+/**
+ * The client as Express's `trust proxy` decides: `req.ip` (the socket's peer by default; with trust,
+ * the nearest untrusted `X-Forwarded-For` entry — or, with `true`, the left-most, which the client
+ * writes) and `req.hostname` (`X-Forwarded-Host` when trusted). On bare node:http, the socket and
+ * the Host header.
+ */
+const expressClient: NodeClient = {
+  ip: (req) => {
+    const { ip } = req as TrackedRequest;
+    return typeof ip === 'string' ? ip : socketClient.ip(req);
+  },
+  url: (req, secure) => {
+    const { hostname, originalUrl } = req as TrackedRequest;
+    if (typeof hostname !== 'string' || hostname === '') return socketClient.url(req, secure);
+    // `hostname` drops the port: the Host header's goes back on when it names the same host.
+    const host = req.headers.host;
+    const authority = host !== undefined && host.startsWith(hostname) && (host.length === hostname.length || host[hostname.length] === ':') ? host : hostname;
+    // originalUrl: a mounted router has cut its prefix off req.url by the time the first event is tracked.
+    return `${secure ? 'https' : 'http'}://${authority}${typeof originalUrl === 'string' ? originalUrl : (req.url ?? '/')}`;
+  },
+};
 
 /** Passport puts the user on `req.user`; express-jwt puts the token's claims on `req.auth`. */
 function expressUserId(req: unknown): unknown {

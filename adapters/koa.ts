@@ -2,12 +2,13 @@ import type { ServerResponse } from 'node:http';
 import type { Next, ParameterizedContext } from 'koa';
 import { ConfigError, IdstitchError } from '../src/errors.js';
 import type { TrackerOptions } from '../src/options.js';
+import type { People } from '../src/people.js';
 import type { Reporter } from '../src/report.js';
 import type { RequestContext } from '../src/request-context.js';
 import type { RequestScope } from '../src/request-scope.js';
 import { createTracker, isTracker, type Tracker } from '../src/tracker.js';
 
-export { createTracker, type Tracker, type TrackerOptions };
+export { createTracker, type People, type Tracker, type TrackerOptions };
 
 /** Tracks an event with the request's `$device_id` (and `$user_id` when signed in). Never throws. */
 export type TrackFunction = (event: string, properties?: Record<string, unknown>) => void;
@@ -27,6 +28,10 @@ declare module 'koa' {
   interface DefaultContext {
     /** Added by idstitch's `tracking()` middleware. */
     track: TrackFunction;
+    /** Profile updates for the request's user (held in a cookie until sign-in while anonymous). Added by `tracking()`. */
+    people: People;
+    /** Super properties for the rest of this request's events. Added by `tracking()`. */
+    register: (properties: Record<string, unknown>) => void;
   }
 }
 
@@ -71,6 +76,7 @@ export function tracking(options?: TrackerOptions | Tracker): TrackingMiddleware
       const scope = tracker.scope(context, ctx, koaUserId);
       tracked[SCOPE] = scope;
       tracked.track = scope.track;
+      accessorsOn(ctx);
     } catch (error) {
       // Tracking must never fail the request it rides on.
       context?.settle(false);
@@ -88,6 +94,28 @@ export function tracking(options?: TrackerOptions | Tracker): TrackingMiddleware
     }
   }
   return Object.assign(idstitchTracking, { tracker });
+}
+
+/** Koa `app.context` objects given the `people` and `register` accessors. */
+const withAccessors = new WeakSet<object>();
+
+/**
+ * `ctx.people` and `ctx.register` as accessors on `app.context`, the prototype Koa documents for
+ * adding to every `ctx`, installed once per app: nothing is added per request.
+ */
+function accessorsOn(ctx: KoaContext): void {
+  const proto = Object.getPrototypeOf(ctx) as object | null;
+  if (proto === null || withAccessors.has(proto)) return;
+  withAccessors.add(proto);
+  for (const name of ['people', 'register'] as const) {
+    if (Object.prototype.hasOwnProperty.call(proto, name)) continue; // someone else's: leave it
+    Object.defineProperty(proto, name, {
+      configurable: true,
+      get(this: TrackedContext) {
+        return this[SCOPE]?.[name];
+      },
+    });
+  }
 }
 
 /**
@@ -132,6 +160,25 @@ class KoaRequestContext implements RequestContext {
 
   cookieHeader(): string | undefined {
     return this.#ctx.headers.cookie;
+  }
+
+  header(name: string): string | undefined {
+    // Koa answers '' for a missing header.
+    return this.#ctx.get(name) || undefined;
+  }
+
+  /** `ctx.href`: protocol and host follow `app.proxy` (X-Forwarded-Proto, X-Forwarded-Host). */
+  requestUrl(): string | undefined {
+    return this.#ctx.host ? this.#ctx.href : undefined;
+  }
+
+  /**
+   * `ctx.ip`: the socket's peer, or with `app.proxy` the *left-most* `X-Forwarded-For` entry, which
+   * the client writes unless `app.maxIpsCount` (the number of proxies) trims the list to what they
+   * appended. Koa's choice, documented in its request.ips docs; idstitch does not second-guess it.
+   */
+  clientIp(): string | undefined {
+    return this.#ctx.ip || undefined;
   }
 
   /** `ctx.secure` trusts `X-Forwarded-Proto` only when `app.proxy` is set. */

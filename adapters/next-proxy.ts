@@ -20,6 +20,12 @@ export interface DeviceIdProxyOptions {
    * default to `idstitch_device`, HttpOnly, SameSite=Lax, Secure on HTTPS, 400 days.
    */
   cookie?: CookieOptions;
+  /**
+   * Browsers that opted out get no device id from the proxy, as the tracker gives them none:
+   * `gpc` (default `true`) for `Sec-GPC: 1`, `dnt` (default `false`) for `DNT: 1`. Match the
+   * tracker's `privacy` options. (Your `consent` hook runs in the tracker, not here.)
+   */
+  privacy?: { gpc?: boolean; dnt?: boolean };
 }
 
 /** What a Next.js proxy may return: a response, or nothing to continue. */
@@ -31,7 +37,7 @@ export type ProxyHandler = (request: NextRequest, event: NextFetchEvent) => Prox
 /** The proxy `withDeviceId` returns: export it as `proxy` (or `middleware`). */
 export type DeviceIdProxy = (request: NextRequest, event: NextFetchEvent) => Promise<Response | null | undefined>;
 
-const OPTION_NAMES: ReadonlyArray<keyof DeviceIdProxyOptions> = ['cookie'];
+const OPTION_NAMES: ReadonlyArray<keyof DeviceIdProxyOptions> = ['cookie', 'privacy'];
 
 /**
  * A Next.js proxy that gives every browser without a valid device id a new one, visible to the
@@ -66,11 +72,21 @@ export function withDeviceId(handlerOrOptions?: ProxyHandler | DeviceIdProxyOpti
   if (options) rejectUnknown(options, OPTION_NAMES, '');
   const cookie = normalizeCookie(options?.cookie);
   const signer = cookie.secrets ? createWebSigner(cookie.secrets) : undefined;
+  const privacy = options?.privacy ?? {};
+  if (privacy === null || typeof privacy !== 'object' || Array.isArray(privacy)) throw new ConfigError('privacy', `must be { gpc?, dnt? }, got ${describe(privacy)}`);
+  rejectUnknown(privacy, ['gpc', 'dnt'], 'privacy.');
+  for (const key of ['gpc', 'dnt'] as const) {
+    if (privacy[key] !== undefined && typeof privacy[key] !== 'boolean') throw new ConfigError(`privacy.${key}`, `must be true or false, got ${describe(privacy[key])}`);
+  }
+  const honourGpc = privacy.gpc ?? true;
+  const honourDnt = privacy.dnt ?? false;
 
   return async function idstitchDeviceId(request: NextRequest, event: NextFetchEvent): Promise<Response | null | undefined> {
     const header = request.headers.get('cookie') ?? undefined;
     const result = (handler ? await handler(request, event) : undefined) ?? undefined; // null and void mean "continue" too
     if (await hasDeviceId(header, cookie, signer)) return result;
+    // Opted out: no id is issued, as the tracker issues none (and sends nothing) for such a browser.
+    if ((honourGpc && request.headers.get('sec-gpc')?.trim() === '1') || (honourDnt && request.headers.get('dnt')?.trim() === '1')) return result;
     const deviceId = newDeviceId();
     return issue(request, result, cookie, signer ? await signer.sign(deviceId) : deviceId);
   };

@@ -10,11 +10,14 @@ import type { NormalizedCookie } from '../src/cookie-config.js';
 import { ConfigError, IdstitchError, UserIdError } from '../src/errors.js';
 import { describe, rejectUnknown } from '../src/option-checks.js';
 import type { TrackerOptions } from '../src/options.js';
-import { NodeRequestContext, socketIsSecure, type RequestContext } from '../src/request-context.js';
+import { consentAnswer, consentFailed, type PrivacyOptions } from '../src/privacy.js';
+import { NodeRequestContext, socketClient, socketIsSecure, type NodeClient, type RequestContext } from '../src/request-context.js';
+import { clientIpFromForwardedFor } from '../src/request-properties.js';
 import type { RequestScope } from '../src/request-scope.js';
+import type { People } from '../src/people.js';
 import { createTracker, isTracker, type Tracker } from '../src/tracker.js';
 
-export { createTracker, type Tracker, type TrackerOptions };
+export { createTracker, type People, type Tracker, type TrackerOptions };
 
 /** What `getUserId` may return: the app's stable user id, or nothing when anonymous. */
 export type UserIdValue = string | number | bigint | null | undefined;
@@ -57,10 +60,26 @@ export interface NextAdapterOptions {
    * `next start` server under heavy traffic, `false` leaves batching to `flushIntervalMs`.
    */
   flushAfterResponse?: boolean;
+  /**
+   * How many proxies in front of Next append to `X-Forwarded-For` (a load balancer, a CDN; 1 on
+   * Vercel, which overwrites the header). With `requestProperties.ip`, the client address is the
+   * entry that many places from the right. Default 0: Next has no proxy-trust setting and fills the
+   * header only when it is absent, so a value the client wrote reaches the app verbatim; no address
+   * is taken from it (Route Handlers and Server Components send `ip: "0"`, Pages API routes the
+   * socket's peer). Right only when Next cannot be reached around those proxies.
+   */
+  trustProxy?: number;
 }
 
 /** Tracker options (all of `createTracker`'s but `getUserId`) plus the Next-specific ones. */
-export interface NextTrackingOptions extends Omit<TrackerOptions, 'getUserId'>, NextAdapterOptions {}
+/** `privacy` as everywhere, with a `consent` that receives what `getUserId` receives and may be async (awaited once per request). */
+export interface NextPrivacyOptions extends Omit<PrivacyOptions, 'consent'> {
+  consent?: (source: UserIdSource) => boolean | Promise<boolean>;
+}
+
+export interface NextTrackingOptions extends Omit<TrackerOptions, 'getUserId' | 'privacy'>, NextAdapterOptions {
+  privacy?: NextPrivacyOptions;
+}
 
 /** One request's tracking, in any of the places below. Its methods are bound: destructure freely. */
 export interface Tracking {
@@ -82,6 +101,14 @@ export interface Tracking {
   readonly deviceId: string;
   /** This request's `$user_id`, or undefined when anonymous. */
   readonly userId: string | undefined;
+  /**
+   * Profile updates for the user. While the browser is anonymous they are held in a signed cookie
+   * and sent when `identify` runs, so no `$device:` profile is created; in a Server Component
+   * (read-only) an anonymous update is counted (`profiles.notHeld`) and reported.
+   */
+  readonly people: People;
+  /** Super properties for the rest of this request's events (each event's own win). */
+  readonly register: (properties: Record<string, unknown>) => void;
 }
 
 /** A Route Handler that tracks: Next's `(request, context)` plus `context.tracking`. */
@@ -144,7 +171,7 @@ export interface NextTracking {
   withApiTracking(handler: TrackedApiHandler): (req: NextApiRequest, res: NextApiResponse) => Promise<void>;
 }
 
-const ADAPTER_OPTION_NAMES: ReadonlyArray<keyof NextAdapterOptions> = ['getUserId', 'flushAfterResponse'];
+const ADAPTER_OPTION_NAMES: ReadonlyArray<keyof NextAdapterOptions> = ['getUserId', 'flushAfterResponse', 'trustProxy'];
 
 /**
  * Tracking for a Next.js app. Call it once, in a module of your own, and import what it returns:
@@ -178,13 +205,14 @@ export function nextTracking(optionsOrTracker: NextTrackingOptions | Tracker = {
       throw new ConfigError('options', `must be an object, got ${describe(optionsOrTracker)}`);
     }
     if (adapterOptions !== undefined) throw new ConfigError('nextTracking', 'takes a second argument only after a Tracker; put these options in the first');
-    const { getUserId, flushAfterResponse, ...trackerOptions } = optionsOrTracker;
-    adapter = checkAdapterOptions({ getUserId, flushAfterResponse });
-    tracker = sharedTracker(trackerOptions);
+    const { getUserId, flushAfterResponse, trustProxy, ...trackerOptions } = optionsOrTracker;
+    adapter = checkAdapterOptions({ getUserId, flushAfterResponse, trustProxy });
+    // A Next consent hook takes the source and may be async; the adapter awaits it (bind), the core never calls it.
+    tracker = sharedTracker(trackerOptions as TrackerOptions);
   }
   // A Tracker made with a (synchronous or async) getUserId of its own serves as the default.
   const getUserId = adapter.getUserId ?? (tracker.config.getUserId as NextGetUserId | undefined);
-  return bind(tracker, getUserId, adapter.flushAfterResponse ?? true);
+  return bind(tracker, getUserId, adapter.flushAfterResponse ?? true, adapter.trustProxy ?? 0);
 }
 
 function checkAdapterOptions(options: NextAdapterOptions): NextAdapterOptions {
@@ -195,6 +223,10 @@ function checkAdapterOptions(options: NextAdapterOptions): NextAdapterOptions {
   }
   if (options.flushAfterResponse !== undefined && typeof options.flushAfterResponse !== 'boolean') {
     throw new ConfigError('flushAfterResponse', `must be true or false, got ${describe(options.flushAfterResponse)}`);
+  }
+  const { trustProxy } = options;
+  if (trustProxy !== undefined && !(typeof trustProxy === 'number' && Number.isInteger(trustProxy) && trustProxy >= 0 && trustProxy <= MAX_TRUSTED_PROXIES)) {
+    throw new ConfigError('trustProxy', `must be the number of proxies in front of Next, an integer 0–${MAX_TRUSTED_PROXIES} (never true: the left-most X-Forwarded-For entry is the client's to write), got ${describe(trustProxy)}`);
   }
   return options;
 }
@@ -225,13 +257,15 @@ type CookieStore = Awaited<ReturnType<typeof cookies>>;
 /** What one request's `getTracking` / `actionTracking` calls share, keyed by that request's cookie store. */
 interface ServerRequest {
   readonly userId: Promise<unknown>;
+  readonly consented: Promise<boolean | undefined>;
   component?: Tracking;
   action?: Tracking;
   flushScheduled?: boolean;
 }
 
-function bind(tracker: Tracker, getUserId: NextGetUserId | undefined, flushAfterResponse: boolean): NextTracking {
+function bind(tracker: Tracker, getUserId: NextGetUserId | undefined, flushAfterResponse: boolean, trustProxy: number): NextTracking {
   const cookie = tracker.config.cookie;
+  const apiClient = nextApiClient(trustProxy);
   // Next hands out one cookie store per request phase; a Server Action's cookies() and the render
   // after it differ (the render sees the action's changes), so each gets its own identity.
   const serverRequests = new WeakMap<CookieStore, ServerRequest>();
@@ -247,6 +281,18 @@ function bind(tracker: Tracker, getUserId: NextGetUserId | undefined, flushAfter
         new UserIdError('IDSTITCH_GET_USER_ID_FAILED', `getUserId threw (${(error as Error)?.message ?? String(error)}); the request is treated as anonymous`, { cause: error }),
       );
       return undefined;
+    }
+  }
+
+  /** `privacy.consent`, awaited once per request like getUserId; undefined when there is none. */
+  async function resolveConsent(source: UserIdSource): Promise<boolean | undefined> {
+    const consent = tracker.config.privacy.consent as ((source: UserIdSource) => unknown) | undefined;
+    if (consent === undefined) return undefined;
+    try {
+      return consentAnswer(await consent(source), tracker.reporter);
+    } catch (error) {
+      if (isNextControlFlow(error)) throw error;
+      return consentFailed(tracker.reporter, error);
     }
   }
 
@@ -268,14 +314,14 @@ function bind(tracker: Tracker, getUserId: NextGetUserId | undefined, flushAfter
     const [store, headerList] = await Promise.all([cookies(), headers()]);
     let request = serverRequests.get(store);
     if (request === undefined) {
-      request = { userId: resolveUserId({ type: 'server' }) };
+      request = { userId: resolveUserId({ type: 'server' }), consented: resolveConsent({ type: 'server' }) };
       serverRequests.set(store, request);
     }
-    const userId = await request.userId;
+    const [userId, consented] = await Promise.all([request.userId, request.consented]);
     const existing = request[kind];
     if (existing) return existing;
-    const context = new CookieStoreContext(store, headerList, cookie, kind === 'component');
-    const tracking = trackingFor(tracker.scope(context, undefined, undefined, { userId }), context.commit);
+    const context = new CookieStoreContext(store, headerList, cookie, kind === 'component', trustProxy);
+    const tracking = trackingFor(tracker.scope(context, undefined, undefined, { userId, consented }), context.commit);
     request[kind] = tracking;
     if (!request.flushScheduled) {
       // One flush per request: after() runs it once everything has rendered and been tracked.
@@ -292,9 +338,10 @@ function bind(tracker: Tracker, getUserId: NextGetUserId | undefined, flushAfter
     withTracking<C = unknown>(handler: TrackedRouteHandler<C>) {
       if (typeof handler !== 'function') throw new ConfigError('withTracking', `takes your route handler function, got ${describe(handler)}`);
       return async function trackedRouteHandler(request: NextRequest, context: C): Promise<Response> {
-        const userId = await resolveUserId({ type: 'route', request });
-        const route = new RouteContext(request, cookie);
-        const tracking = trackingFor(tracker.scope(route, request, undefined, { userId }), noop);
+        const source = { type: 'route', request } as const;
+        const [userId, consented] = await Promise.all([resolveUserId(source), resolveConsent(source)]);
+        const route = new RouteContext(request, cookie, trustProxy);
+        const tracking = trackingFor(tracker.scope(route, request, undefined, { userId, consented }), noop);
         let response: Response;
         try {
           response = await handler(request, { ...(context as object), tracking } as C & { tracking: Tracking });
@@ -315,8 +362,9 @@ function bind(tracker: Tracker, getUserId: NextGetUserId | undefined, flushAfter
     withApiTracking(handler: TrackedApiHandler) {
       if (typeof handler !== 'function') throw new ConfigError('withApiTracking', `takes your API route handler function, got ${describe(handler)}`);
       return async function trackedApiRoute(req: NextApiRequest, res: NextApiResponse): Promise<void> {
-        const userId = await resolveUserId({ type: 'api', req, res });
-        const tracking = trackingFor(tracker.scope(new NodeRequestContext(req, res, forwardedIsSecure), req, undefined, { userId }), noop);
+        const source = { type: 'api', req, res } as const;
+        const [userId, consented] = await Promise.all([resolveUserId(source), resolveConsent(source)]);
+        const tracking = trackingFor(tracker.scope(new NodeRequestContext(req, res, forwardedIsSecure, apiClient), req, undefined, { userId, consented }), noop);
         try {
           await handler(req, res, tracking);
         } finally {
@@ -346,6 +394,15 @@ function trackingFor(scope: RequestScope, commit: () => void): Tracking {
     get userId() {
       return scope.userId;
     },
+    people: {
+      set: (properties) => (scope.people.set(properties), commit()),
+      setOnce: (properties) => (scope.people.setOnce(properties), commit()),
+      increment: (properties) => (scope.people.increment(properties), commit()),
+      append: (properties) => (scope.people.append(properties), commit()),
+      union: (properties) => (scope.people.union(properties), commit()),
+      unset: (names) => (scope.people.unset(names), commit()),
+    },
+    register: scope.register,
   };
 }
 
@@ -364,14 +421,29 @@ class RouteContext implements RequestContext {
   /** Set when the handler threw: cookies then go through Next's cookies(). */
   #store: CookieStore | undefined;
   #sent = false;
+  readonly #trustProxy: number;
 
-  constructor(request: Request, cookie: NormalizedCookie) {
+  constructor(request: Request, cookie: NormalizedCookie, trustProxy: number) {
     this.#request = request;
     this.#cookie = cookie;
+    this.#trustProxy = trustProxy;
   }
 
   cookieHeader(): string | undefined {
     return this.#request.headers.get('cookie') ?? undefined;
+  }
+
+  header(name: string): string | undefined {
+    return this.#request.headers.get(name) ?? undefined;
+  }
+
+  requestUrl(): string | undefined {
+    return this.#request.url;
+  }
+
+  /** A Route Handler has no socket: the address comes from X-Forwarded-For behind `trustProxy` proxies, or not at all. */
+  clientIp(): string | undefined {
+    return clientIpFromForwardedFor(this.#request.headers.get('x-forwarded-for'), this.#trustProxy);
   }
 
   isSecure(): boolean {
@@ -457,17 +529,37 @@ class CookieStoreContext implements RequestContext {
   readonly #headers: Headers;
   readonly #cookie: NormalizedCookie;
   readonly #listeners: Array<() => void> = [];
+  readonly #trustProxy: number;
 
-  constructor(store: CookieStore, headerList: Headers, cookie: NormalizedCookie, readOnly: boolean) {
+  constructor(store: CookieStore, headerList: Headers, cookie: NormalizedCookie, readOnly: boolean, trustProxy: number) {
     this.#store = store;
     this.#headers = headerList;
     this.#cookie = cookie;
     this.readOnly = readOnly;
+    this.#trustProxy = trustProxy;
   }
 
+  header(name: string): string | undefined {
+    return this.#headers.get(name) ?? undefined;
+  }
+
+  /** Next tells Server Components and Actions nothing about the URL (an action's Referer is the page it runs on). */
+  requestUrl(): string | undefined {
+    return undefined;
+  }
+
+  clientIp(): string | undefined {
+    return clientIpFromForwardedFor(this.#headers.get('x-forwarded-for'), this.#trustProxy);
+  }
+
+  /**
+   * Rebuilt from Next's cookie store rather than the raw header: the store also holds the device id
+   * the proxy issued for this very request. Every cookie is included (the profile cookie, a browser
+   * SDK's), not just the device id.
+   */
   cookieHeader(): string | undefined {
-    const value = this.#store.get(this.#cookie.name)?.value;
-    return value === undefined ? undefined : this.#cookie.prefix + value;
+    const all = this.#store.getAll();
+    return all.length === 0 ? undefined : all.map((cookie) => `${cookie.name}=${cookie.value}`).join('; ');
   }
 
   isSecure(): boolean {
@@ -530,6 +622,21 @@ function setCookieFromLine(store: CookieStore, cookie: NormalizedCookie, line: s
  */
 function forwardedProtoIsHttps(value: string | null | undefined): boolean {
   return value !== null && value !== undefined && value.includes('https');
+}
+
+/** Proxies a request can pass through before Next; more is a misconfiguration, not a topology. */
+const MAX_TRUSTED_PROXIES = 32;
+
+/** A Pages API route has a socket: its peer unless proxies are trusted, then their X-Forwarded-For. */
+function nextApiClient(trustProxy: number): NodeClient {
+  return {
+    ip: (req) => {
+      if (trustProxy === 0) return socketClient.ip(req);
+      const forwarded = req.headers['x-forwarded-for'];
+      return clientIpFromForwardedFor(Array.isArray(forwarded) ? forwarded.join(',') : forwarded, trustProxy);
+    },
+    url: socketClient.url,
+  };
 }
 
 function forwardedIsSecure(req: IncomingMessage): boolean {

@@ -41,9 +41,9 @@ export interface EventContext {
  * library name and version, `ip: "0"` unless given (so Mixpanel does not place every user at the
  * server), super properties under the caller's. Throws `InvalidEventError`; never mutates input.
  */
-export function buildEvent(context: EventContext, name: unknown, properties: unknown, identity: Identity, now: number): QueuedEvent {
+export function buildEvent(context: EventContext, name: unknown, properties: unknown, identity: Identity, now: number, fromRequest?: Readonly<Record<string, unknown>>): QueuedEvent {
   try {
-    return build(context, name, properties, identity, now);
+    return build(context, name, properties, identity, now, fromRequest);
   } catch (error) {
     if (error instanceof InvalidEventError) throw error;
     // A getter, a Proxy trap or a toJSON of the caller's that throws is bad input, not our failure.
@@ -52,7 +52,7 @@ export function buildEvent(context: EventContext, name: unknown, properties: unk
   }
 }
 
-function build(context: EventContext, name: unknown, properties: unknown, identity: Identity, now: number): QueuedEvent {
+function build(context: EventContext, name: unknown, properties: unknown, identity: Identity, now: number, fromRequest: Readonly<Record<string, unknown>> | undefined): QueuedEvent {
   if (typeof name !== 'string' || name.trim() === '') {
     throw new InvalidEventError('IDSTITCH_INVALID_EVENT_NAME', `event name must be a non-empty string, got ${describe(name)}`, undefined);
   }
@@ -75,13 +75,15 @@ function build(context: EventContext, name: unknown, properties: unknown, identi
   // identity and auth fields are never theirs.
   const overrides: Overrides = {};
   const fromSuper = context.superProperties ? checkProperties(name, context.superProperties, overrides, 'super property') : 0;
+  // The request's properties (`requestProperties`) sit between the two: checked in that order, so a later layer's ip wins.
+  const fromContext = fromRequest ? checkProperties(name, fromRequest, overrides, 'request property') : 0;
   const fromOwn = own ? checkProperties(name, own, overrides, 'property') : 0;
 
   // The rest of the properties, serialised by JSON.stringify; ours are written around them below.
   let rest: Readonly<Record<string, unknown>> | undefined;
-  if (fromSuper > 0 || (overrides.found && fromOwn > 0)) {
+  if (fromSuper > 0 || fromContext > 0 || (overrides.found && fromOwn > 0)) {
     const merged: Record<string, unknown> = {};
-    for (const source of [context.superProperties, own]) {
+    for (const source of [context.superProperties, fromRequest, own]) {
       if (!source) continue;
       for (const key of Object.keys(source)) if (!OVERRIDABLE.has(key) && source[key] !== undefined) merged[key] = source[key];
     }
@@ -231,6 +233,17 @@ function checkValue(event: string, path: string, value: unknown, depth: number, 
     checkValue(event, `${path}.${key}`, item, depth + 1, chain);
   }
   return value;
+}
+
+/**
+ * Validates one property value the way event properties are validated (JSON-safe, within
+ * Mixpanel's nesting and size limits, no pollution payloads); profile updates use it. Throws
+ * `InvalidEventError` naming `label` and the property.
+ */
+export function checkPropertyValue(label: string, key: string, value: unknown): void {
+  if (key === '' || key.length > API_LIMITS.stringId) fail(label, JSON.stringify(key.slice(0, 40)), `name must be 1–${API_LIMITS.stringId} characters`);
+  if (isPollutingKey(key, value)) fail(label, key, 'has the shape of a prototype-pollution payload; rename it');
+  checkValue(label, key, value, 0, undefined);
 }
 
 function fail(event: string, path: string, why: string): never {

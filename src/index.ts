@@ -1,3 +1,7 @@
+export type { People } from './people.js';
+export type { DeviceIdSource } from './browser-sdk-cookie.js';
+export type { PrivacyOptions } from './privacy.js';
+export type { RequestPropertiesOption, RequestPropertiesOptions } from './request-properties.js';
 export { createTracker, isTracker, Tracker, type ShutdownOptions } from './tracker.js';
 export {
   DEFAULTS,

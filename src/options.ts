@@ -1,9 +1,12 @@
 import { COOKIE_DEFAULTS, normalizeCookie, type CookieOptions, type NormalizedCookie } from './cookie-config.js';
 import { ConfigError, type IdstitchError } from './errors.js';
 import { LINK_TAG_LENGTH } from './identity.js';
+import { normalizeDeviceIdSource, type BrowserSdkCookie, type DeviceIdSource } from './browser-sdk-cookie.js';
 import { createSigner, linkTagger, type Signer } from './signing.js';
 import { describe, isPlainObject, oneOf, optionalString, rejectUnknown } from './option-checks.js';
 import type { Logger } from './report.js';
+import { normalizePrivacy, PRIVACY_DEFAULTS, type PrivacyConfig, type PrivacyOptions } from './privacy.js';
+import { normalizeRequestProperties, type RequestPropertiesOption, type RequestPropertySettings } from './request-properties.js';
 
 export { describe, isPlainObject };
 export type { CookieOptions, NormalizedCookie };
@@ -41,8 +44,35 @@ export interface TrackerOptions {
    * remembers the linked user as a keyed tag, never the id. Default `true`.
    */
   guardUserSwitch?: boolean;
+  /**
+   * Where the device id comes from. `'mixpanel-browser'`: on a site that also runs Mixpanel's browser
+   * SDK, the `$device_id` in its cookie `mp_<token>_mixpanel`, so client and server events share one
+   * device (idstitch's own cookie when the SDK's is absent or invalid). The SDK then owns the id:
+   * `resetUser` cannot rotate it, call `mixpanel.reset()` in the page. Default `'idstitch'`.
+   */
+  deviceIdFrom?: DeviceIdSource;
+  /**
+   * A property name, e.g. `'user_id'`: identified requests add the user id under it to every event,
+   * and identifyUser sets it on the profile, so the id is visible in reports and on the profile
+   * (the guide's troubleshooting advice). Default: off.
+   */
+  userIdProperty?: string;
   /** Properties added to every event (event properties win over them). */
   superProperties?: Record<string, unknown>;
+  /**
+   * Properties taken from the request, added to its events over `superProperties` and under the
+   * event's own: `ip` (the client address as the framework's proxy trust decides; without it every
+   * event has `ip: "0"`), `url` (`$current_url`), `utm` (`utm_*`), `referrer` (`$referrer`,
+   * `$referring_domain`), `userAgent` (`$browser`, `$browser_version`, `$os`, `$device`).
+   * `true` for all, or an object naming the ones wanted. Default `false`.
+   */
+  requestProperties?: RequestPropertiesOption;
+  /**
+   * Opt-outs: `Sec-GPC: 1` (`gpc`, default on), `DNT: 1` (`dnt`, default off), and the app's
+   * `consent(req)` hook. An opted-out request gets no device cookie and sends nothing; its events
+   * are counted as `dropped.opted_out`.
+   */
+  privacy?: PrivacyOptions;
   /** Send a batch once this many events are queued. Default 1000. */
   flushAt?: number;
   /** Send whatever is queued at least this often, in ms. Default 2000. */
@@ -102,7 +132,10 @@ export const DEFAULTS = {
   endpoint: 'import',
   identifyEvent: 'User Identified',
   guardUserSwitch: true,
+  deviceIdFrom: 'idstitch',
   cookie: COOKIE_DEFAULTS,
+  requestProperties: false,
+  privacy: PRIVACY_DEFAULTS,
   flushAt: 1000,
   flushIntervalMs: 2000,
   maxBatchSize: 2000,
@@ -127,6 +160,12 @@ export interface TrackerConfig {
   readonly endpoint: 'import' | 'track';
   /** Full URL of the ingestion endpoint, query included. */
   readonly url: URL;
+  /** Full URL of `/engage`, where profile updates go. */
+  readonly engageUrl: URL;
+  /** Signs the cookie that holds an anonymous browser's profile updates until it signs in. */
+  readonly profileSigner: Signer;
+  /** An event and profile property carrying the user id on identified requests, or undefined (off). */
+  readonly userIdProperty: string | undefined;
   readonly authorization: string | undefined;
   readonly getUserId: GetUserId | undefined;
   readonly identifyEvent: string;
@@ -135,7 +174,12 @@ export interface TrackerConfig {
   readonly cookieSigner: Signer | undefined;
   /** The tag of a user id the cookie remembers; undefined when `guardUserSwitch` is off. */
   readonly linkTag: ((userId: string) => string) | undefined;
+  /** mixpanel-browser's cookie, read for the device id (`deviceIdFrom`); undefined: idstitch's cookie only. */
+  readonly browserSdkCookie: BrowserSdkCookie | undefined;
   readonly superProperties: Readonly<Record<string, unknown>> | undefined;
+  /** Which request properties events get; undefined when none (the default). */
+  readonly requestProperties: RequestPropertySettings | undefined;
+  readonly privacy: PrivacyConfig;
   readonly flushAt: number;
   readonly flushIntervalMs: number;
   readonly maxBatchSize: number;
@@ -159,8 +203,8 @@ export interface RetryPolicy {
 }
 
 const OPTION_NAMES: ReadonlyArray<keyof TrackerOptions> = [
-  'token', 'apiHost', 'region', 'endpoint', 'serviceAccount', 'getUserId', 'identifyEvent', 'cookie', 'guardUserSwitch',
-  'superProperties', 'flushAt', 'flushIntervalMs', 'maxBatchSize', 'maxBatchBytes', 'maxQueueSize',
+  'token', 'apiHost', 'region', 'endpoint', 'serviceAccount', 'getUserId', 'identifyEvent', 'cookie', 'guardUserSwitch', 'userIdProperty', 'deviceIdFrom',
+  'superProperties', 'requestProperties', 'privacy', 'flushAt', 'flushIntervalMs', 'maxBatchSize', 'maxBatchBytes', 'maxQueueSize',
   'maxQueueBytes', 'maxConcurrentRequests', 'maxRetries', 'minRetryDelayMs', 'maxRetryDelayMs',
   'maxRetryAfterMs', 'timeoutMs', 'shutdownTimeoutMs', 'gzip', 'onError', 'logger',
 ];
@@ -238,6 +282,9 @@ export function normalizeOptions(options: TrackerOptions = {}, env: Readonly<Rec
     url.searchParams.set('verbose', '1');
   }
   url.searchParams.set('ip', '0');
+  // Profiles: /engage takes the token inside each update; ip=0 so a server-side update never moves a
+  // user's profile to the server's location (contract §7); verbose for a body to check (§3.3).
+  const engageUrl = new URL(url.origin + path + '/engage?ip=0&verbose=1');
 
   let authorization: string | undefined;
   if (endpoint === 'import') {
@@ -309,8 +356,15 @@ export function normalizeOptions(options: TrackerOptions = {}, env: Readonly<Rec
     identifyEvent,
     cookie,
     cookieSigner,
+    engageUrl,
+    // Without cookie.secret, keyed by the token: same on every instance, and private in server-only setups.
+    profileSigner: cookieSigner ?? createSigner(`idstitch:profiles:${token ?? apiHostOption ?? ''}`, 'token'),
+    userIdProperty: optionalString(options, 'userIdProperty'),
     linkTag: guardUserSwitch ? linkTagger(cookieSigner, `idstitch:${token ?? apiHostOption ?? ''}`, LINK_TAG_LENGTH) : undefined,
+    browserSdkCookie: normalizeDeviceIdSource(options.deviceIdFrom ?? DEFAULTS.deviceIdFrom, token),
     superProperties: superProperties ? Object.freeze({ ...superProperties }) : undefined,
+    requestProperties: normalizeRequestProperties(options.requestProperties ?? DEFAULTS.requestProperties),
+    privacy: normalizePrivacy(options.privacy),
     flushAt,
     flushIntervalMs: integer(options, 'flushIntervalMs', 1, 3_600_000) ?? DEFAULTS.flushIntervalMs,
     maxBatchSize,

@@ -9,6 +9,19 @@ import type { TLSSocket } from 'node:tls';
 export interface RequestContext {
   /** The raw `Cookie` request header, if any. */
   cookieHeader(): string | undefined;
+  /** A request header by its lower-case name (`sec-gpc`, `user-agent`, `referer`), or undefined. */
+  header(name: string): string | undefined;
+  /**
+   * The absolute URL the client asked for, as the framework reconstructs it (scheme and host as
+   * its proxy trust decides), or undefined where it is not known (a Next.js Server Component).
+   */
+  requestUrl(): string | undefined;
+  /**
+   * The client's address as the framework's proxy trust decides (Express `req.ip`, Koa `ctx.ip`),
+   * or undefined when it cannot be known without trusting what the client wrote. Checked and
+   * normalised by the core before it is sent.
+   */
+  clientIp(): string | undefined;
   /** Whether the request reached the app over HTTPS, as the framework's proxy trust decides. */
   isSecure(): boolean;
   /** True once the response headers are on their way and can no longer change. */
@@ -36,6 +49,21 @@ export type IsSecure = (req: IncomingMessage) => boolean;
 
 export const socketIsSecure: IsSecure = (req) => (req.socket as TLSSocket | undefined)?.encrypted === true;
 
+/** How an adapter over `node:http` finds the client's address and the URL it asked for. */
+export interface NodeClient {
+  ip(req: IncomingMessage): string | undefined;
+  url(req: IncomingMessage, secure: boolean): string | undefined;
+}
+
+/** Bare `node:http`: the socket's peer, and the URL from the `Host` header. No proxy header is trusted. */
+export const socketClient: NodeClient = {
+  ip: (req) => req.socket?.remoteAddress,
+  url: (req, secure) => {
+    const host = req.headers.host;
+    return host ? `${secure ? 'https' : 'http'}://${host}${req.url ?? '/'}` : undefined;
+  },
+};
+
 const HOOKED = Symbol('idstitch.onHeaders');
 
 type HookedResponse = ServerResponse & { [HOOKED]?: Array<() => void> };
@@ -49,15 +77,30 @@ export class NodeRequestContext implements RequestContext {
   readonly #req: IncomingMessage;
   readonly #res: HookedResponse;
   readonly #isSecure: IsSecure;
+  readonly #client: NodeClient;
 
-  constructor(req: IncomingMessage, res: ServerResponse, isSecure: IsSecure = socketIsSecure) {
+  constructor(req: IncomingMessage, res: ServerResponse, isSecure: IsSecure = socketIsSecure, client: NodeClient = socketClient) {
     this.#req = req;
     this.#res = res;
     this.#isSecure = isSecure;
+    this.#client = client;
   }
 
   cookieHeader(): string | undefined {
     return this.#req.headers.cookie;
+  }
+
+  header(name: string): string | undefined {
+    const value = this.#req.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+
+  requestUrl(): string | undefined {
+    return this.#client.url(this.#req, this.isSecure());
+  }
+
+  clientIp(): string | undefined {
+    return this.#client.ip(this.#req);
   }
 
   isSecure(): boolean {

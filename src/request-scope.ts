@@ -1,9 +1,12 @@
-import { IdstitchError, UserIdError } from './errors.js';
-import { deviceCookie, encodeDeviceValue, newDeviceId, readDeviceCookie } from './identity.js';
+import { IdstitchError, InvalidEventError, UserIdError } from './errors.js';
+import { cookieValues, deviceCookie, encodeDeviceValue, newDeviceId, readDeviceCookie } from './identity.js';
+import { checkProfileUpdate, decodeHeld, encodeHeld, MAX_HELD_COOKIE_BYTES, MAX_HELD_UPDATES, type People, type ProfileOperation, type ProfileUpdate } from './people.js';
+import { readBrowserSdkCookie } from './browser-sdk-cookie.js';
 import type { Identity } from './event.js';
 import type { GetUserId, TrackerConfig } from './options.js';
 import type { Reporter } from './report.js';
 import type { RequestContext } from './request-context.js';
+import { requestProperties } from './request-properties.js';
 import type { TrackerStats } from './stats.js';
 import { normalizeUserId } from './user.js';
 
@@ -12,8 +15,10 @@ export interface ScopeHost {
   readonly config: TrackerConfig;
   readonly counters: TrackerStats;
   readonly reporter: Reporter;
-  /** Builds and enqueues; never throws. */
-  emit(event: unknown, properties: unknown, identity: Identity): void;
+  /** Builds and enqueues; never throws. `fromRequest`: the request's own properties (`requestProperties`), under the event's. */
+  emit(event: unknown, properties: unknown, identity: Identity, fromRequest?: Readonly<Record<string, unknown>>): void;
+  /** Queues a validated profile update for a user; never throws. */
+  profile(userId: string, update: ProfileUpdate): void;
 }
 
 /**
@@ -26,6 +31,10 @@ export class RequestScope {
   readonly #context: RequestContext;
   readonly #req: unknown;
   readonly #getUserId: GetUserId | undefined;
+  /** Opted out (Sec-GPC, DNT, consent): no cookie is written and nothing is sent or queued. */
+  readonly #optedOut: boolean;
+  /** The request's properties (`requestProperties`), computed on its first event; null when it has none. */
+  #fromRequest: Readonly<Record<string, unknown>> | null | undefined;
   #deviceId: string;
   /** The cookie must be (re)written for this response. */
   #cookiePending = false;
@@ -44,14 +53,35 @@ export class RequestScope {
   #link: string | undefined;
   /** The last user id checked against `#link` in this request: each is checked once. */
   #guarded: string | undefined;
+  /** The device id is mixpanel-browser's (`deviceIdFrom`): the page's SDK rotates it, never this scope. */
+  #sdkOwned = false;
+  /** Super properties registered for the rest of this request. */
+  #registered: Record<string, unknown> | undefined;
+  #register: ((properties: Record<string, unknown>) => void) | undefined;
+  #people: People | undefined;
+  /** Profile updates held for this anonymous browser (read from its cookie on first need). */
+  #held: ProfileUpdate[] | undefined;
+  /** The request came with a profile cookie (valid or not), which an empty hold must clear. */
+  #heldCookieSent = false;
+  #heldPending = false;
+  #heldWritten: string | undefined;
+  #heldFullReported = false;
 
-  constructor(host: ScopeHost, context: RequestContext, req: unknown, getUserId: GetUserId | undefined) {
+  constructor(host: ScopeHost, context: RequestContext, req: unknown, getUserId: GetUserId | undefined, optedOut = false) {
     this.#host = host;
+    this.#optedOut = optedOut;
     this.#context = context;
     this.#req = req;
     this.#getUserId = getUserId;
+    const sdk = readBrowserSdkCookie(context.cookieHeader(), host.config.browserSdkCookie);
+    if (sdk.invalid) host.counters.identity.invalidBrowserSdkCookies++;
     const read = readDeviceCookie(context.cookieHeader(), host.config.cookie, host.config.cookieSigner?.unsign);
-    if (read.deviceId !== undefined) {
+    if (sdk.deviceId !== undefined) {
+      // Shared with the page's SDK, so idstitch issues no cookie of its own (its own one stays as it is).
+      this.#deviceId = sdk.deviceId;
+      this.#sdkOwned = true;
+      host.counters.identity.fromBrowserSdk++;
+    } else if (read.deviceId !== undefined) {
       this.#deviceId = read.deviceId;
       this.#link = read.link;
     } else {
@@ -77,10 +107,42 @@ export class RequestScope {
 
   /** Tracks an event with this request's identity. Synchronous; never throws. */
   readonly track = (event: string, properties?: Record<string, unknown>): void => {
+    if (this.#optedOut) {
+      this.#host.counters.dropped.opted_out++;
+      return;
+    }
     const userId = this.userId;
     if (userId !== undefined && userId !== this.#guarded) this.#guard(userId);
-    this.#host.emit(event, properties, { deviceId: this.#deviceId, userId });
+    const userIdProperty = this.#host.config.userIdProperty;
+    const withRequest = this.#registered !== undefined || (userIdProperty !== undefined && userId !== undefined) ? this.#requestProperties(properties, userId) : properties;
+    this.#host.emit(event, withRequest, { deviceId: this.#deviceId, userId }, this.#contextProperties());
   };
+
+  /**
+   * Super properties for the rest of this request (`req.register(props)`): under each event's own
+   * properties, over the tracker's `superProperties`. Later calls add to earlier ones.
+   */
+  get register(): (properties: Record<string, unknown>) => void {
+    return (this.#register ??= (properties) => {
+      if (properties === null || typeof properties !== 'object' || Array.isArray(properties)) {
+        this.#host.reporter.report(new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', 'register(properties) takes a plain object', undefined));
+        return;
+      }
+      this.#registered = { ...this.#registered, ...properties };
+    });
+  }
+
+  /** Profile updates for this request's user; held in a signed cookie while the browser is anonymous, sent on sign-in. */
+  get people(): People {
+    return (this.#people ??= {
+      set: (properties) => this.#profile('set', properties),
+      setOnce: (properties) => this.#profile('setOnce', properties),
+      increment: (properties) => this.#profile('increment', properties),
+      append: (properties) => this.#profile('append', properties),
+      union: (properties) => this.#profile('union', properties),
+      unset: (names) => this.#profile('unset', names),
+    });
+  }
 
   /**
    * Links this request's device to a user: sends one event carrying both `$device_id` and
@@ -109,8 +171,16 @@ export class RequestScope {
     }
     this.#userId = id;
     this.#signedOut = false;
+    if (this.#optedOut) {
+      // The rest of the request still sees the user; nothing is linked, sent or written.
+      this.#host.counters.dropped.opted_out++;
+      return id;
+    }
     if (id !== this.#guarded) this.#guard(id);
-    this.#host.emit(this.#host.config.identifyEvent, undefined, { deviceId: this.#deviceId, userId: id });
+    const userIdProperty = this.#host.config.userIdProperty;
+    this.#host.emit(this.#host.config.identifyEvent, this.#registered !== undefined || userIdProperty !== undefined ? this.#requestProperties(undefined, id) : undefined, { deviceId: this.#deviceId, userId: id }, this.#contextProperties());
+    if (userIdProperty !== undefined) this.#host.profile(id, ['set', { [userIdProperty]: id }]);
+    this.#release(id);
     return id;
   }
 
@@ -119,11 +189,18 @@ export class RequestScope {
    * `.reset()`), and no user id, so the next person on this browser starts a fresh identity.
    */
   reset(): void {
+    if (this.#sdkOwned) {
+      // The SDK's cookie is the page's to rotate (mixpanel.reset()): rewriting another library's
+      // state is unsafe. This request goes on with an id of its own, which idstitch's cookie keeps.
+      this.#sdkOwned = false;
+      this.#host.counters.identity.browserSdkResets++;
+    }
     this.#deviceId = newDeviceId();
     this.#userId = undefined;
     this.#signedOut = true;
     this.#link = undefined;
     this.#guarded = undefined;
+    if (this.#optedOut) return; // nothing is written: the browser keeps whatever cookie it has (README, Privacy)
     this.#host.counters.identity.rotated++;
     if (this.#context.readOnly === true) {
       this.#host.counters.identity.unwritable++;
@@ -140,6 +217,22 @@ export class RequestScope {
       return;
     }
     this.#writeCookieLater();
+  }
+
+  /** The request's properties under `requestProperties`, read once, on the first event. Never throws. */
+  #contextProperties(): Readonly<Record<string, unknown>> | undefined {
+    const settings = this.#host.config.requestProperties;
+    if (settings === undefined) return undefined;
+    if (this.#fromRequest === undefined) {
+      try {
+        this.#fromRequest = requestProperties(settings, this.#context) ?? null;
+      } catch (error) {
+        // A framework getter that throws (a broken trust-proxy function, say) costs the properties, never the event.
+        this.#fromRequest = null;
+        this.#host.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `could not read the request's properties: ${(error as Error)?.message}`, { cause: error }));
+      }
+    }
+    return this.#fromRequest ?? undefined;
   }
 
   #resolve(): string | undefined {
@@ -177,6 +270,7 @@ export class RequestScope {
    */
   #guard(userId: string): void {
     this.#guarded = userId;
+    if (this.#sdkOwned) return; // a new id here would last one request: the next one brings the SDK's again
     const tagOf = this.#host.config.linkTag;
     if (tagOf === undefined) return;
     const tag = tagOf(userId);
@@ -189,7 +283,114 @@ export class RequestScope {
     this.#writeCookieLater();
   }
 
+  /** The event's properties over this request's: registered super properties and the user id property. Never throws. */
+  #requestProperties(properties: unknown, userId: string | undefined): unknown {
+    // Not a plain object: passed on untouched, so buildEvent reports it as it would without us.
+    if (properties !== undefined && properties !== null && (typeof properties !== 'object' || Array.isArray(properties))) return properties;
+    try {
+      const userIdProperty = this.#host.config.userIdProperty;
+      const merged: Record<string, unknown> = { ...this.#registered };
+      if (userIdProperty !== undefined && userId !== undefined) merged[userIdProperty] = userId;
+      return Object.assign(merged, properties);
+    } catch {
+      return properties; // a throwing getter: buildEvent reports it
+    }
+  }
+
+  #profile(operation: ProfileOperation, value: unknown): void {
+    if (this.#optedOut) {
+      this.#host.counters.profiles.dropped.opted_out++;
+      return;
+    }
+    try {
+      const update = checkProfileUpdate(operation, value);
+      const userId = this.userId;
+      if (userId !== undefined) {
+        this.#release(userId); // earlier held updates first, so the order holds
+        this.#host.profile(userId, update);
+        return;
+      }
+      this.#hold(update);
+    } catch (error) {
+      if (error instanceof InvalidEventError) {
+        this.#host.counters.profiles.dropped.invalid_event++;
+        this.#host.reporter.report(error);
+      } else {
+        this.#host.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `idstitch could not take a profile update: ${(error as Error)?.message}`, { cause: error }));
+      }
+    }
+  }
+
+  /** An anonymous browser's update waits in its cookie: a `$device:` profile would never reach the user's. */
+  #hold(update: ProfileUpdate): void {
+    const held = this.#loadHeld();
+    const counters = this.#host.counters.profiles;
+    if (this.#context.readOnly === true || this.#context.headersSent()) {
+      counters.notHeld++;
+      this.#host.reporter.report(new IdstitchError('IDSTITCH_COOKIE_READ_ONLY', 'a profile update for an anonymous browser must be held in a cookie, and none can be set here (a Server Component, or headers already sent): it was dropped'));
+      return;
+    }
+    if (held.length >= MAX_HELD_UPDATES || encodeHeld([...held, update], this.#host.config.profileSigner).length > MAX_HELD_COOKIE_BYTES) {
+      counters.notHeld++;
+      if (!this.#heldFullReported) {
+        this.#heldFullReported = true;
+        this.#host.reporter.report(
+          new IdstitchError('IDSTITCH_PROFILE_HELD_FULL', `an anonymous browser holds at most ${MAX_HELD_UPDATES} profile updates in ${MAX_HELD_COOKIE_BYTES} bytes until sign-in; this one was dropped`),
+        );
+      }
+      return;
+    }
+    held.push(update);
+    counters.held++;
+    this.#heldPending = true;
+    this.#hook();
+  }
+
+  /** Sends what this browser held for `userId`, and clears the cookie. */
+  #release(userId: string): void {
+    const held = this.#loadHeld();
+    if (held.length === 0) return;
+    for (const update of held) this.#host.profile(userId, update);
+    this.#host.counters.profiles.released += held.length;
+    held.length = 0;
+    if (this.#context.readOnly !== true && !this.#context.headersSent()) {
+      this.#heldPending = true;
+      this.#hook();
+    }
+  }
+
+  #loadHeld(): ProfileUpdate[] {
+    if (this.#held !== undefined) return this.#held;
+    const header = this.#context.cookieHeader();
+    const [value] = header ? cookieValues(header, { prefix: profileCookiePrefix(this.#host.config) }) : [];
+    this.#heldCookieSent = value !== undefined;
+    // A forged, edited or malformed cookie holds nothing: it is cleared when the response can.
+    return (this.#held = (value && decodeHeld(value, this.#host.config.profileSigner)) || []);
+  }
+
+  #writeHeld(): void {
+    this.#heldPending = false;
+    const held = this.#held ?? [];
+    const config = this.#host.config;
+    const context = this.#context;
+    if (held.length === 0 && !this.#heldCookieSent && this.#heldWritten === undefined) return;
+    const attributes = context.isSecure() ? config.cookie.attributes.secure : config.cookie.attributes.insecure;
+    const line =
+      held.length > 0
+        ? profileCookiePrefix(config) + encodeHeld(held, config.profileSigner) + attributes
+        : profileCookiePrefix(config) + (/; Max-Age=\d+/i.test(attributes) ? attributes.replace(/; Max-Age=\d+/i, '; Max-Age=0') : '; Max-Age=0' + attributes);
+    context.appendSetCookie(line, this.#heldWritten);
+    this.#heldWritten = line;
+  }
+
+  #hook(): void {
+    if (this.#hooked) return;
+    this.#hooked = true;
+    this.#context.onHeaders(this.#writeCookie);
+  }
+
   #writeCookieLater(): void {
+    if (this.#optedOut) return; // an opted-out request gets no cookie, new or refreshed
     if (this.#context.readOnly === true) {
       // Nowhere to store it: this request tracks under an id the browser never keeps. Counted, not thrown.
       this.#host.counters.identity.unwritable++;
@@ -201,14 +402,19 @@ export class RequestScope {
       return;
     }
     this.#cookiePending = true;
-    if (this.#hooked) return;
-    this.#hooked = true;
-    this.#context.onHeaders(this.#writeCookie);
+    this.#hook();
   }
 
   readonly #writeCookie = (): void => {
     // A later rotation hooks again: Koa's outer middleware can still reset after ours has written.
     this.#hooked = false;
+    if (this.#heldPending) {
+      try {
+        this.#writeHeld();
+      } catch (error) {
+        this.#host.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `could not write the profile cookie: ${(error as Error)?.message}`, { cause: error }));
+      }
+    }
     if (!this.#cookiePending) return;
     this.#cookiePending = false;
     try {
@@ -246,4 +452,9 @@ export function privateCacheControl(existing: string | undefined): string {
     .map((directive) => directive.trim())
     .filter((directive) => directive !== '' && !/^(public|s-maxage\s*=.*)$/i.test(directive));
   return ['private', ...kept].join(', ');
+}
+
+/** The cookie holding an anonymous browser's profile updates: the device cookie's name plus `_profile`. */
+function profileCookiePrefix(config: TrackerConfig): string {
+  return `${config.cookie.name}_profile=`;
 }

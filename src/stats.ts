@@ -8,7 +8,26 @@ export type DropReason =
   | 'unauthorized' // 401/403: wrong token or credentials
   | 'too_large' // a single event the API answered 413 for
   | 'retries_exhausted' // still failing after maxRetries
-  | 'shutdown_timeout'; // still unsent when shutdown()'s deadline passed
+  | 'shutdown_timeout' // still unsent when shutdown()'s deadline passed
+  | 'opted_out'; // the request opted out (Sec-GPC, DNT when honoured, or privacy.consent): never built or sent
+
+/** Profile updates (`/engage`), counted apart from events. */
+export interface ProfileStats {
+  /** Updates accepted for identified users, queued for `/engage`. */
+  tracked: number;
+  delivered: number;
+  queued: number;
+  requests: number;
+  retries: number;
+  /** Updates that will never be delivered, by reason (`invalid_event`: an invalid update). */
+  dropped: Record<DropReason, number>;
+  /** Updates made while the browser was anonymous, held in its profile cookie until sign-in. */
+  held: number;
+  /** Held updates sent when the browser's user signed in. */
+  released: number;
+  /** Updates made while anonymous that could not be held: the cookie was full, or could not be written. */
+  notHeld: number;
+}
 
 export interface TrackerStats {
   /** Events accepted by track() into the queue. */
@@ -27,6 +46,7 @@ export interface TrackerStats {
   bytesSent: number;
   /** Events that will never be delivered, by reason. */
   dropped: Record<DropReason, number>;
+  profiles: ProfileStats;
   identity: {
     /** Device id cookies written for requests that came without a valid one (counted when the cookie goes out). */
     issued: number;
@@ -44,6 +64,14 @@ export interface TrackerStats {
     invalidUserIds: number;
     /** getUserId calls that threw or returned a promise. */
     userIdResolverErrors: number;
+    /** Requests opted out by `Sec-GPC: 1`, `DNT: 1` (with `privacy.dnt`) or `privacy.consent`: no cookie, nothing sent. */
+    optedOut: number;
+    /** Requests whose device id came from mixpanel-browser's cookie (`deviceIdFrom`). */
+    fromBrowserSdk: number;
+    /** mixpanel-browser cookies present but unusable (too long, not JSON, no valid `$device_id`): idstitch's own cookie was used. */
+    invalidBrowserSdkCookies: number;
+    /** resetUser() on a device id mixpanel-browser owns: the browser keeps that id until the page calls `mixpanel.reset()`. */
+    browserSdkResets: number;
   };
 }
 
@@ -56,16 +84,17 @@ export function createStats(): TrackerStats {
     retries: 0,
     splits: 0,
     bytesSent: 0,
-    dropped: {
-      invalid_event: 0,
-      queue_full: 0,
-      not_configured: 0,
-      tracker_closed: 0,
-      rejected: 0,
-      unauthorized: 0,
-      too_large: 0,
-      retries_exhausted: 0,
-      shutdown_timeout: 0,
+    dropped: zeroDrops(),
+    profiles: {
+      tracked: 0,
+      delivered: 0,
+      queued: 0,
+      requests: 0,
+      retries: 0,
+      dropped: zeroDrops(),
+      held: 0,
+      released: 0,
+      notHeld: 0,
     },
     identity: {
       issued: 0,
@@ -76,11 +105,30 @@ export function createStats(): TrackerStats {
       unwritable: 0,
       invalidUserIds: 0,
       userIdResolverErrors: 0,
+      optedOut: 0,
+      fromBrowserSdk: 0,
+      invalidBrowserSdkCookies: 0,
+      browserSdkResets: 0,
     },
+  };
+}
+
+function zeroDrops(): Record<DropReason, number> {
+  return {
+    invalid_event: 0,
+    queue_full: 0,
+    not_configured: 0,
+    tracker_closed: 0,
+    rejected: 0,
+    unauthorized: 0,
+    too_large: 0,
+    retries_exhausted: 0,
+    shutdown_timeout: 0,
+    opted_out: 0,
   };
 }
 
 /** A deep copy, so callers can keep and compare snapshots. */
 export function snapshot(stats: TrackerStats): TrackerStats {
-  return { ...stats, dropped: { ...stats.dropped }, identity: { ...stats.identity } };
+  return { ...stats, dropped: { ...stats.dropped }, identity: { ...stats.identity }, profiles: { ...stats.profiles, dropped: { ...stats.profiles.dropped } } };
 }

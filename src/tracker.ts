@@ -3,11 +3,13 @@ import { DeliveryError, IdstitchError, InvalidEventError, UserIdError } from './
 import { buildEvent, type Identity } from './event.js';
 import { normalizeOptions, type GetUserId, type TrackerConfig, type TrackerOptions } from './options.js';
 import { EventQueue } from './queue.js';
+import { isOptedOut } from './privacy.js';
 import { Reporter } from './report.js';
 import type { RequestContext } from './request-context.js';
 import { RequestScope, type ScopeHost } from './request-scope.js';
 import { createStats, snapshot, type TrackerStats } from './stats.js';
 import { Transport } from './transport.js';
+import { profileUpdateJson, type ProfileUpdate } from './people.js';
 import { DENYLISTED_IDS, normalizeUserId } from './user.js';
 
 /** Brand shared by every copy of idstitch in a process (ESM and CommonJS builds alike). */
@@ -31,6 +33,11 @@ export class Tracker implements ScopeHost {
   readonly #queue: EventQueue;
   readonly #delivery: Delivery;
   readonly #transport: Transport;
+  /** Profile updates: their own queue, delivery and connections to `/engage`, counted apart. */
+  readonly #profileCounters: TrackerStats;
+  readonly #profileQueue: EventQueue;
+  readonly #profileDelivery: Delivery;
+  readonly #profileTransport: Transport;
   #closed: Promise<void> | undefined;
   /** Set while the queue is refusing events: an outage reports its overflow once, not per event. */
   #overflowing = false;
@@ -48,6 +55,40 @@ export class Tracker implements ScopeHost {
     });
     this.#delivery = new Delivery(this.#transport, this.config.endpoint, this.config.retry, this.counters, this.reporter);
     this.#queue = new EventQueue(this.config, this.#delivery.deliver);
+    this.#profileCounters = createStats();
+    this.#profileTransport = new Transport({
+      url: this.config.engageUrl,
+      authorization: undefined, // /engage authenticates by the $token inside each update
+      gzipLevel: false, // "This API does not support gzip encoding" (contract §1.4)
+      timeoutMs: this.config.timeoutMs,
+      connections: 1, // profiles are few; one connection keeps each user's updates in order
+    });
+    // /engage answers like /track?verbose=1: 200 with {status, error} (contract §3.3).
+    this.#profileDelivery = new Delivery(this.#profileTransport, 'track', this.config.retry, this.#profileCounters, this.reporter);
+    this.#profileQueue = new EventQueue(this.config, this.#profileDelivery.deliver);
+  }
+
+  /** @internal Queues one validated profile update for `userId` (sent to `/engage`). Never throws. */
+  profile(userId: string, update: ProfileUpdate): void {
+    try {
+      const counters = this.#profileCounters;
+      if (this.#closed) {
+        counters.dropped.tracker_closed++;
+        return;
+      }
+      if (!this.config.canSend) {
+        counters.dropped.not_configured++;
+        return;
+      }
+      const json = profileUpdateJson(this.config.token, userId, update);
+      if (!this.#profileQueue.push(json, Buffer.byteLength(json))) {
+        counters.dropped.queue_full++;
+        return;
+      }
+      counters.tracked++;
+    } catch (error) {
+      this.#internal(error);
+    }
   }
 
   /**
@@ -73,14 +114,14 @@ export class Tracker implements ScopeHost {
   }
 
   /** @internal Builds and enqueues an event whose identity is already checked. Never throws. */
-  emit(event: unknown, properties: unknown, identity: Identity): void {
+  emit(event: unknown, properties: unknown, identity: Identity, fromRequest?: Readonly<Record<string, unknown>>): void {
     try {
       if (this.#closed) {
         this.counters.dropped.tracker_closed++;
         this.reporter.report(new IdstitchError('IDSTITCH_TRACKER_CLOSED', `track(${JSON.stringify(String(event).slice(0, 60))}) after shutdown(): the event was dropped`));
         return;
       }
-      const built = buildEvent(this.config, event, properties, identity, Date.now());
+      const built = buildEvent(this.config, event, properties, identity, Date.now(), fromRequest);
       if (!this.config.canSend) {
         this.counters.dropped.not_configured++;
         if (this.counters.dropped.not_configured === 1) {
@@ -114,7 +155,7 @@ export class Tracker implements ScopeHost {
 
   /** Sends everything queued so far; resolves (never rejects) when each event is delivered or given up. */
   flush(): Promise<void> {
-    return this.#queue.flush();
+    return Promise.all([this.#queue.flush(), this.#profileQueue.flush()]).then(() => undefined);
   }
 
   /**
@@ -130,21 +171,25 @@ export class Tracker implements ScopeHost {
   async #shutdown(timeoutMs: number): Promise<void> {
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) timeoutMs = this.config.shutdownTimeoutMs;
     this.#queue.stopTimer();
+    this.#profileQueue.stopTimer();
     this.#delivery.hurry();
+    this.#profileDelivery.hurry();
     let deadline: NodeJS.Timeout | undefined;
     const expired = new Promise<true>((resolve) => {
       // Ref'd on purpose: the process stays up until delivery ends or the deadline passes.
       deadline = setTimeout(() => resolve(true), timeoutMs);
     });
-    const timedOut = await Promise.race([this.#queue.flush().then(() => false), expired]);
+    const timedOut = await Promise.race([this.flush().then(() => false), expired]);
     clearTimeout(deadline);
     if (timedOut) {
       const before = this.counters.dropped.shutdown_timeout;
       const waiting = this.#queue.discardWaiting();
       this.counters.dropped.shutdown_timeout += waiting;
+      this.#profileCounters.dropped.shutdown_timeout += this.#profileQueue.discardWaiting();
       this.#delivery.abort();
-      await this.#transport.close(true);
-      await this.#queue.flush();
+      this.#profileDelivery.abort();
+      await Promise.all([this.#transport.close(true), this.#profileTransport.close(true)]);
+      await this.flush();
       const left = this.counters.dropped.shutdown_timeout - before;
       this.reporter.report(
         new DeliveryError('IDSTITCH_SHUTDOWN_TIMEOUT', `shutdown deadline (${timeoutMs} ms) passed with ${left} events unsent; they were dropped`, {
@@ -154,13 +199,23 @@ export class Tracker implements ScopeHost {
       );
       return;
     }
-    await this.#transport.close();
+    await Promise.all([this.#transport.close(), this.#profileTransport.close()]);
   }
 
   /** Counters: tracked, delivered, queued, requests, retries, bytes, drops by reason, identity events. */
   stats(): TrackerStats {
     const copy = snapshot(this.counters);
     copy.queued = this.#queue.size;
+    const profiles = this.#profileCounters;
+    copy.profiles = {
+      ...copy.profiles,
+      tracked: profiles.tracked,
+      delivered: profiles.delivered,
+      queued: this.#profileQueue.size,
+      requests: profiles.requests,
+      retries: profiles.retries,
+      dropped: { ...profiles.dropped, invalid_event: copy.profiles.dropped.invalid_event, opted_out: copy.profiles.dropped.opted_out },
+    };
     return copy;
   }
 
@@ -168,11 +223,15 @@ export class Tracker implements ScopeHost {
    * @internal Binds a request to this tracker. Adapters call it once per request.
    * `resolved` carries a user id the adapter already resolved for this request (Next's
    * `getUserId` is async, so it is awaited once before the scope exists); it then replaces every
-   * resolver, and the scope still validates it.
+   * resolver, and the scope still validates it. `resolved.consented` is the answer of an async
+   * `privacy.consent` the adapter awaited the same way.
    */
-  scope(context: RequestContext, req: unknown, defaultGetUserId?: GetUserId, resolved?: { readonly userId: unknown }): RequestScope {
+  scope(context: RequestContext, req: unknown, defaultGetUserId?: GetUserId, resolved?: { readonly userId: unknown; readonly consented?: boolean }): RequestScope {
     const getUserId = resolved === undefined ? (this.config.getUserId ?? defaultGetUserId) : () => resolved.userId;
-    return new RequestScope(this, context, req, getUserId);
+    // Decided before the scope reads or issues a cookie: an opted-out request must not get one.
+    const optedOut = isOptedOut(this.config.privacy, context, req, this.reporter, resolved?.consented);
+    if (optedOut) this.counters.identity.optedOut++;
+    return new RequestScope(this, context, req, getUserId, optedOut);
   }
 
   #checkDeviceId(deviceId: unknown): string | undefined {

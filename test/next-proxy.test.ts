@@ -78,6 +78,19 @@ describe('withDeviceId()', () => {
     expect(https.headers.get('set-cookie')).toContain('; Secure');
   });
 
+  it('issues no id to a browser that opted out with Sec-GPC: 1 (default), nor with DNT: 1 when asked; privacy.gpc false issues', async () => {
+    const gpc = await run(withDeviceId(), requestTo('http://localhost/', { 'sec-gpc': '1' }));
+    expect(gpc?.headers.getSetCookie() ?? []).toEqual([]);
+    const dntIgnored = (await run(withDeviceId(), requestTo('http://localhost/', { dnt: '1' })))!;
+    expect(issuedId(dntIgnored)).toMatch(UUID_V4);
+    const dnt = await run(withDeviceId({ privacy: { dnt: true } }), requestTo('http://localhost/', { dnt: '1' }));
+    expect(dnt?.headers.getSetCookie() ?? []).toEqual([]);
+    const off = (await run(withDeviceId({ privacy: { gpc: false } }), requestTo('http://localhost/', { 'sec-gpc': '1' })))!;
+    expect(issuedId(off)).toMatch(UUID_V4);
+    expect(() => withDeviceId({ privacy: { gpc: 'yes' as unknown as boolean } })).toThrow(ConfigError);
+    expect(() => withDeviceId({ privacy: { gcp: true } as never })).toThrow(/did you mean/);
+  });
+
   it('lets a browser that has a valid id pass untouched', async () => {
     const proxy = withDeviceId();
     expect(await run(proxy, requestTo('http://localhost/', { cookie: `idstitch_device=${ID}` }))).toBeUndefined();

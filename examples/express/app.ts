@@ -84,6 +84,9 @@ export function createApp(options: ExampleAppOptions = {}): ExampleApp {
     }
     const user = await users.create(email, name.trim(), password);
     if (!user) return void res.status(409).type('html').send(signupPage(context(req), { ...state, error: 'An account with this e-mail exists: log in instead.' }));
+    // Still anonymous here: idstitch holds this profile update until signIn identifies the user, then
+    // sends it to the user's profile (never a $device: one).
+    req.people.set({ $name: user.name, plan: 'free' });
     signIn(req, res, user);
     req.track('Signed Up', { method: 'email' });
     res.redirect(303, '/whoami');

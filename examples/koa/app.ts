@@ -91,6 +91,8 @@ export function createApp(options: ExampleAppOptions = {}): ExampleApp {
       }
       const user = await users.create(email, name.trim(), password);
       if (!user) return page(ctx, signupPage(context(ctx), { ...state, error: 'An account with this e-mail exists: log in instead.' }), 409);
+      // Still anonymous: held until signIn identifies the user, then sent to their profile.
+      ctx.people.set({ $name: user.name, plan: 'free' });
       signIn(ctx, user);
       ctx.track('Signed Up', { method: 'email' });
       ctx.status = 303;
