@@ -47,11 +47,17 @@ export type TrackingMiddleware = ((req: IncomingMessage, res: ServerResponse, ne
  * `app.use(tracking({ token }))` gives each browser a device id cookie and each request `req.track`.
  * Pass a `Tracker` instead of options to share one across apps.
  */
-export function tracking(options?: TrackerOptions | Tracker): TrackingMiddleware {
+/**
+ * What `getUserId` and `privacy.consent` receive: the Express request, with whatever your other
+ * middleware's types add to it (Passport's `user`, express-session's `session`, cookie-parser's `cookies`).
+ */
+export type ExpressRequest = IncomingMessage & Express.Request;
+
+export function tracking(options?: TrackerOptions<ExpressRequest> | Tracker): TrackingMiddleware {
   if (options && typeof options === 'object' && 'socket' in options && 'headers' in options) {
     throw new ConfigError('tracking', 'was mounted without being called: write app.use(tracking()), not app.use(tracking)');
   }
-  const tracker = isTracker(options) ? options : createTracker(options as TrackerOptions | undefined);
+  const tracker = isTracker(options) ? options : createTracker(options as TrackerOptions<never> | undefined);
 
   function idstitchTracking(req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void {
     const tracked = req as TrackedRequest;

@@ -57,11 +57,11 @@ export type TrackingMiddleware = ((ctx: ParameterizedContext<unknown, TrackingCo
  * The user id defaults to `ctx.state.user.id` (koa-passport), then `ctx.state.user.sub` (koa-jwt);
  * a `getUserId` option receives the Koa `ctx`.
  */
-export function tracking(options?: TrackerOptions | Tracker): TrackingMiddleware {
+export function tracking(options?: TrackerOptions<KoaContext> | Tracker): TrackingMiddleware {
   if (options && typeof options === 'object' && 'req' in options && 'res' in options && 'app' in options) {
     throw new ConfigError('tracking', 'was mounted without being called: write app.use(tracking()), not app.use(tracking)');
   }
-  const tracker = isTracker(options) ? options : createTracker(options as TrackerOptions | undefined);
+  const tracker = isTracker(options) ? options : createTracker(options as TrackerOptions<never> | undefined);
 
   async function idstitchTracking(ctx: ParameterizedContext<unknown, TrackingContext, unknown>, next: Next): Promise<void> {
     const tracked = ctx as TrackedContext;

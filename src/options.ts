@@ -20,7 +20,11 @@ export interface ServiceAccount {
   projectId: string | number;
 }
 
-export interface TrackerOptions {
+/**
+ * Every option (see the README's table for defaults). `Req` is what `getUserId` and
+ * `privacy.consent` receive: the adapters set it (Express: the request, Koa: `ctx`).
+ */
+export interface TrackerOptions<Req = never> {
   /** Mixpanel project token. Default `process.env.MIXPANEL_TOKEN`. */
   token?: string;
   /** Ingestion base URL, e.g. the local collector `http://127.0.0.1:7600`. Default: Mixpanel's host for `region`. */
@@ -32,7 +36,9 @@ export interface TrackerOptions {
   /** Service-account credentials for `/import` (sent with `project_id`) instead of the token. */
   serviceAccount?: ServiceAccount;
   /** Resolves the user id per request. Adapters provide a default (Express: `req.user.id`, then `req.auth.sub`). */
-  getUserId?: GetUserId<never>;
+  // Method syntax on purpose: its parameter is then checked bivariantly, so `(req: express.Request) => …`
+  // and `(req) => req.user` both fit, as they do for Express's own handler types.
+  getUserId?(req: Req): unknown;
   /** Name of the event `identifyUser` sends to link device and user. Default `'User Identified'`. */
   identifyEvent?: string;
   /** The device-id cookie. */
@@ -72,7 +78,7 @@ export interface TrackerOptions {
    * `consent(req)` hook. An opted-out request gets no device cookie and sends nothing; its events
    * are counted as `dropped.opted_out`.
    */
-  privacy?: PrivacyOptions;
+  privacy?: PrivacyOptions<Req>;
   /** Send a batch once this many events are queued. Default 1000. */
   flushAt?: number;
   /** Send whatever is queued at least this often, in ms. Default 2000. */

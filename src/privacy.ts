@@ -5,7 +5,7 @@ import { ConfigError, IdstitchError } from './errors.js';
 import { describe, rejectUnknown } from './option-checks.js';
 import type { Reporter } from './report.js';
 
-export interface PrivacyOptions {
+export interface PrivacyOptions<Req = never> {
   /**
    * Honour Global Privacy Control: a request with `Sec-GPC: 1` is opted out. Default `true`:
    * CCPA/CPRA treat GPC as a binding opt-out of sale and sharing, and sending the visit to Mixpanel
@@ -20,7 +20,7 @@ export interface PrivacyOptions {
    * Next the source object; in Next it may be async). A throw, a promise (outside Next) or any
    * value but a boolean is reported (`IDSTITCH_CONSENT_FAILED`) and counts as no consent.
    */
-  consent?: (req: never) => boolean;
+  consent?(req: Req): boolean;
 }
 
 export interface PrivacyConfig {

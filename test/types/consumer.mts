@@ -29,3 +29,10 @@ const report: Promise<DoctorReport> = runDoctor({ url: 'http://127.0.0.1:7600' }
 void startCollector({ port: '7600' });
 void collector;
 void report;
+
+// getUserId and privacy.consent receive the request: annotated with Express's own type, or inferred.
+import type { Request } from 'express';
+void tracking({ getUserId: (req: Request) => req.get('x-user'), privacy: { consent: (req) => req.headers.cookie !== undefined } });
+void tracking({ getUserId: (req) => req.headers['x-user'] });
+// @ts-expect-error consent must answer a boolean
+void tracking({ privacy: { consent: () => 'yes' } });
