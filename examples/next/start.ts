@@ -9,18 +9,10 @@
 // events across restarts (default: in memory). Ctrl-C stops both.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { startCollector } from 'idstitch/collector';
+import { host, port, shownHost, startLocalCollector } from '../serve.js';
 
 const dir = new URL('.', import.meta.url).pathname;
 const nextBin = createRequire(import.meta.url).resolve('next/dist/bin/next');
-
-function port(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (value === undefined || value === '') return fallback;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65_535) throw new Error(`${name} must be a port number, got ${JSON.stringify(value)}`);
-  return parsed;
-}
 
 /** Runs `next <args>` in the example; resolves with its exit code. */
 function next(args: string[], env: NodeJS.ProcessEnv): { exited: Promise<number | null>; stop: () => void } {
@@ -32,9 +24,8 @@ function next(args: string[], env: NodeJS.ProcessEnv): { exited: Promise<number 
 }
 
 async function main(): Promise<void> {
-  const host = process.env.HOST || '127.0.0.1';
   const dev = process.argv.includes('--dev');
-  const collector = await startCollector({ port: port('COLLECTOR_PORT', 7600), host, storage: process.env.IDSTITCH_DB || ':memory:' });
+  const collector = await startLocalCollector();
   // The app reads these when its tracker starts (examples/next/lib/tracking.ts); nothing leaves this machine.
   const env = { ...process.env, IDSTITCH_API_HOST: collector.url, NEXT_TELEMETRY_DISABLED: '1' } as NodeJS.ProcessEnv;
   console.log(`Collector:    ${collector.url}/   (what Mixpanel would make of the events)`);
@@ -47,9 +38,8 @@ async function main(): Promise<void> {
       process.exit(built ?? 1);
     }
   }
-  const shown = host.includes(':') ? `[${host}]` : host;
   const app = next([dev ? 'dev' : 'start', '--port', String(port('PORT', 3000)), '--hostname', host], env);
-  console.log(`Example app:  http://${shown}:${port('PORT', 3000)}/   (Ctrl-C to stop)`);
+  console.log(`Example app:  http://${shownHost}:${port('PORT', 3000)}/   (Ctrl-C to stop)`);
 
   let stopping = false;
   const stop = (): void => {
