@@ -16,6 +16,7 @@ import { canPin, pinSelf, startSinkProcess, type RemoteSink } from './child.js';
 import { mib, num, parseFlags, percent, table, times, writeJson } from './report.js';
 import type { SinkCounts } from './sink.js';
 import { median, summarize, type Summary } from './stats.js';
+import { floorInsertId } from './floor.js';
 
 interface Scenario {
   name: string;
@@ -144,7 +145,7 @@ async function deliverOnce(sink: RemoteSink, scenario: Scenario, repetition: num
   };
 }
 
-/** One thread, no I/O: JSON.stringify + gzip of the same events in batches of the tracker's size. */
+/** One thread, no I/O: JSON.stringify + gzip of the same events (idstitch's `$insert_id` scheme too) in batches of the tracker's size. */
 export function measureCeiling(batch: readonly Input[]): DeliveryBenchResult['ceiling'] {
   const events = batch.map((input) => ({
     event: input.name,
@@ -153,7 +154,7 @@ export function measureCeiling(batch: readonly Input[]): DeliveryBenchResult['ce
       distinct_id: '',
       $device_id: input.identity.deviceId,
       ...(input.identity.userId !== undefined ? { $user_id: input.identity.userId } : {}),
-      $insert_id: randomUUID(),
+      $insert_id: floorInsertId(),
       mp_lib: 'idstitch',
       $lib_version: LIBRARY_VERSION,
       ip: '0',

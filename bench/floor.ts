@@ -1,7 +1,7 @@
 // The "floor": the least a hand-written server-side integration does per request, with idstitch's
 // default cookie attributes. Benchmarks compare idstitch against it in the same run. It reads and
 // issues the device cookie and builds and serialises the event, but never queues or sends it.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { LIBRARY_VERSION } from 'idstitch';
 
 export const COOKIE_NAME = 'idstitch_device';
@@ -37,11 +37,18 @@ export function deviceIdFor(cookieHeader: string | undefined, res: HeaderSink): 
   return deviceId;
 }
 
+/** `$insert_id`s as idstitch makes them (a per-process random prefix and a counter), so the floor builds the same events. */
+const INSERT_ID_PREFIX = randomBytes(10).toString('hex') + '-';
+let insertIds = 0;
+export function floorInsertId(): string {
+  return INSERT_ID_PREFIX + (insertIds++).toString(36).padStart(11, '0');
+}
+
 /** The event idstitch would send, as JSON: same fields, built without checks. */
 export function eventJson(name: string, deviceId: string, userId: string | undefined, properties: Record<string, unknown>): string {
   const out: Record<string, unknown> = { time: Date.now(), distinct_id: '', $device_id: deviceId };
   if (userId !== undefined) out.$user_id = userId;
-  out.$insert_id = randomUUID();
+  out.$insert_id = floorInsertId();
   out.mp_lib = 'idstitch';
   out.$lib_version = LIBRARY_VERSION;
   out.ip = '0';

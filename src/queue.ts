@@ -15,7 +15,11 @@ interface Waiter {
   readonly resolve: () => void;
 }
 
-/** First size of a batch's byte buffer; it doubles as events arrive, up to `maxBatchBytes`. */
+/**
+ * First size of a batch's byte buffer; it doubles as events arrive, up to `maxBatchBytes`. Later
+ * batches start at the size the previous one reached (plus an eighth), so a steady stream fills
+ * one buffer per batch instead of growing and copying it six times.
+ */
 const INITIAL_BATCH_CAPACITY = 16 * 1024; // bytes
 
 /**
@@ -38,6 +42,8 @@ export class EventQueue {
   #openUsed = 0;
   #openEnds: number[] = [];
   #heldCount = 0;
+  /** The size the next batch's buffer starts at (see INITIAL_BATCH_CAPACITY). */
+  #nextCapacity = INITIAL_BATCH_CAPACITY;
   #heldBytes = 0;
   #pushed = 0;
   /** Events sealed into batches so far (in push order). */
@@ -131,7 +137,7 @@ export class EventQueue {
     const needed = this.#openUsed + separator + bytes;
     let buffer = this.#open;
     if (buffer === undefined || needed > buffer.length) {
-      let capacity = buffer ? buffer.length * 2 : INITIAL_BATCH_CAPACITY;
+      let capacity = buffer ? buffer.length * 2 : this.#nextCapacity;
       while (capacity < needed) capacity *= 2;
       const grown = Buffer.allocUnsafe(Math.min(capacity, Math.max(needed, this.#limits.maxBatchBytes)));
       if (buffer) buffer.copy(grown, 0, 0, this.#openUsed);
@@ -147,6 +153,7 @@ export class EventQueue {
     const count = this.#openEnds.length;
     if (count === 0 || this.#open === undefined) return;
     const used = this.#openUsed;
+    this.#nextCapacity = Math.max(INITIAL_BATCH_CAPACITY, Math.min(this.#limits.maxBatchBytes, Math.ceil(used * 1.125)));
     // Keep only what the batch uses: a half-empty buffer would double the memory the bound allows.
     const body = used * 1.5 < this.#open.length ? Buffer.from(this.#open.subarray(0, used)) : this.#open.subarray(0, used);
     this.#sealedThrough += count;
