@@ -147,11 +147,12 @@ describe('guardUserSwitch: another user signing in without a logout', () => {
     const { app: server, middleware } = app();
     const browser = request.agent(server);
     const anonymous = (await browser.get('/')).body as { deviceId: string };
-    const ada = await browser.post('/login').query({ user: 'ada' });
+    // A user id that cannot turn up by chance in a UUID or an 11-character tag.
+    const ada = await browser.post('/login').query({ user: 'ada-lovelace-1815' });
     expect((ada.body as { deviceId: string }).deviceId).toBe(anonymous.deviceId);
     const tagged = cookieValue(ada)!;
     expect(tagged).toMatch(new RegExp(`^${anonymous.deviceId}\\.[A-Za-z0-9_-]{11}$`));
-    expect(tagged).not.toContain('ada');
+    expect(tagged).not.toContain('ada-lovelace-1815');
 
     const grace = await browser.post('/login').query({ user: 'grace' });
     const graceDevice = (grace.body as { deviceId: string }).deviceId;
@@ -162,7 +163,7 @@ describe('guardUserSwitch: another user signing in without a logout', () => {
     await middleware.tracker.flush();
     const links = stub.events().filter((e) => e.event === 'User Identified').map((e) => [e.properties.$user_id, e.properties.$device_id]);
     expect(links).toEqual([
-      ['ada', anonymous.deviceId],
+      ['ada-lovelace-1815', anonymous.deviceId],
       ['grace', graceDevice],
     ]);
   });
