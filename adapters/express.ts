@@ -111,9 +111,13 @@ const withAccessors = new WeakSet<object>();
  * `node:http`, where the request gets them as its own properties.
  */
 function accessorsOn(req: IncomingMessage): boolean {
-  let proto = Object.getPrototypeOf(req) as object | null;
-  if (proto === null || proto === IncomingMessage.prototype) return false;
+  const direct = Object.getPrototypeOf(req) as object | null;
+  // The app's own prototype, remembered too: later requests skip the walk.
+  if (direct !== null && withAccessors.has(direct)) return true;
+  if (direct === null || direct === IncomingMessage.prototype) return false;
+  let proto = direct;
   for (let up = Object.getPrototypeOf(proto) as object | null; up !== null && up !== IncomingMessage.prototype; up = Object.getPrototypeOf(up) as object | null) proto = up;
+  withAccessors.add(direct);
   if (withAccessors.has(proto)) return true;
   withAccessors.add(proto);
   for (const name of ['people', 'register'] as const) {

@@ -70,3 +70,14 @@ export async function serveExample(label: string, create: (collector: Collector)
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }
+
+/** The options every example app gets against the local collector. */
+export function collectorAppOptions(collector: Collector): { apiHost: string; token: string; collectorUrl: string; trackerOptions: { flushIntervalMs: number } } {
+  return {
+    apiHost: collector.url,
+    token: 'example-token', // any value: the collector checks tokens only when started with one
+    collectorUrl: collector.url,
+    // Send within half a second, so the collector's page catches up while you click.
+    trackerOptions: { flushIntervalMs: 500 },
+  };
+}

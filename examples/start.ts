@@ -6,17 +6,9 @@
 // PORT, COLLECTOR_PORT, HOST and IDSTITCH_DB change the defaults (examples/serve.ts). Ctrl-C
 // flushes the tracker and stops both.
 import { createApp } from './express/app.js';
-import { serveExample } from './serve.js';
+import { collectorAppOptions, serveExample } from './serve.js';
 
-serveExample('Example app', (collector) =>
-  createApp({
-    apiHost: collector.url,
-    token: 'example-token', // any value: the collector checks tokens only when started with one
-    collectorUrl: collector.url,
-    // Send within half a second, so the collector's page catches up while you click.
-    trackerOptions: { flushIntervalMs: 500 },
-  }),
-).catch((error: unknown) => {
+serveExample('Example app', (collector) => createApp(collectorAppOptions(collector))).catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });

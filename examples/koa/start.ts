@@ -5,18 +5,10 @@
 //
 // The same settings as `npm start`: PORT, COLLECTOR_PORT, HOST and IDSTITCH_DB (examples/serve.ts).
 // Ctrl-C flushes the tracker and stops both.
-import { serveExample } from '../serve.js';
+import { collectorAppOptions, serveExample } from '../serve.js';
 import { createApp } from './app.js';
 
-serveExample('Koa example', (collector) =>
-  createApp({
-    apiHost: collector.url,
-    token: 'example-token', // any value: the collector checks tokens only when started with one
-    collectorUrl: collector.url,
-    // Send within half a second, so the collector's page catches up while you click.
-    trackerOptions: { flushIntervalMs: 500 },
-  }),
-).catch((error: unknown) => {
+serveExample('Koa example', (collector) => createApp(collectorAppOptions(collector))).catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });
