@@ -91,10 +91,12 @@ function build(context: EventContext, name: unknown, properties: unknown, identi
   } else if (fromOwn > 0) {
     rest = own;
   }
-  const restJson = rest === undefined ? '{}' : JSON.stringify(rest);
+  const restJson = rest === undefined ? '{}' : (flatJson(rest) ?? JSON.stringify(rest));
 
   const token = context.endpoint === 'track' ? context.token : undefined;
-  const count = 7 + (identity.deviceId !== undefined ? 1 : 0) + (identity.userId !== undefined ? 1 : 0) + (token !== undefined ? 1 : 0) + (rest === undefined ? 0 : Object.keys(rest).length);
+  // Properties with a value: what JSON.stringify writes (an own property's undefined it leaves out).
+  const others = rest === undefined ? 0 : rest === own ? fromOwn : Object.keys(rest).length;
+  const count = 7 + (identity.deviceId !== undefined ? 1 : 0) + (identity.userId !== undefined ? 1 : 0) + (token !== undefined ? 1 : 0) + others;
   if (count >= API_LIMITS.properties) {
     throw new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', `"${name}" has ${count} properties with idstitch's own; Mixpanel accepts fewer than ${API_LIMITS.properties}`, name);
   }
@@ -103,17 +105,17 @@ function build(context: EventContext, name: unknown, properties: unknown, identi
   // Written by hand around the caller's properties: one JSON.stringify of a small object instead of
   // building and serialising a merged copy of everything (this is the per-event hot path).
   let json =
-    '{"event":' + JSON.stringify(name) +
+    '{"event":' + nameJson(name) +
     ',"properties":{"time":' + (overrides.time ?? now) +
     ',"distinct_id":""';
-  if (identity.deviceId !== undefined) json += ',"$device_id":' + JSON.stringify(identity.deviceId);
-  if (identity.userId !== undefined) json += ',"$user_id":' + JSON.stringify(identity.userId);
+  if (identity.deviceId !== undefined) json += ',"$device_id":' + jsonString(identity.deviceId);
+  if (identity.userId !== undefined) json += ',"$user_id":' + jsonString(identity.userId);
   // Ours is [0-9a-z-] only and needs no escaping; a caller's was checked against the same set.
   json += ',"$insert_id":"' + insertId + '"' +
     ',"mp_lib":' + (overrides.mp_lib ?? LIBRARY_JSON) +
     ',"$lib_version":' + (overrides.$lib_version ?? VERSION_JSON);
   // /track authenticates by the token inside each event; /import by the Authorization header.
-  if (token !== undefined) json += ',"token":' + JSON.stringify(token);
+  if (token !== undefined) json += ',"token":' + jsonString(token);
   // Without an ip, Mixpanel would geolocate every user at the server (contract §7).
   json += ',"ip":' + (overrides.ip ?? '"0"');
   json += restJson === '{}' ? '}}' : ',' + restJson.slice(1) + '}';
@@ -137,6 +139,65 @@ let insertIds = 0;
 function nextInsertId(): string {
   // Fixed width (32 characters), so events of the same content are the same size.
   return INSERT_ID_PREFIX + (insertIds++).toString(36).padStart(11, '0');
+}
+
+/**
+ * Event and property names as JSON, remembered: an app uses a few dozen over and over. Bounded,
+ * so names built from data (which they should not be) cannot grow it without end.
+ */
+const NAME_JSON = new Map<string, string>();
+const NAME_JSON_LIMIT = 512;
+
+function nameJson(name: string): string {
+  let json = NAME_JSON.get(name);
+  if (json === undefined) {
+    json = jsonString(name);
+    if (NAME_JSON.size < NAME_JSON_LIMIT) NAME_JSON.set(name, json);
+  }
+  return json;
+}
+
+/**
+ * A string as JSON, as JSON.stringify writes it. Most strings here (ids, names, short values) need
+ * no escaping, and a scan of their characters costs a fraction of a JSON.stringify call, which
+ * sets up a serialiser each time: in a server under load it was the largest part of building an event.
+ */
+function jsonString(value: string): string {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    // Control characters, `"` and `\` are escaped; lone surrogates too (well-formed JSON.stringify).
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(value);
+  }
+  return '"' + value + '"';
+}
+
+/**
+ * `JSON.stringify(properties)` for the usual shape, an object of strings, numbers, booleans and
+ * nulls, written without the serialiser; undefined for anything else (nested values), which then
+ * goes to JSON.stringify whole. Values were checked already (finite numbers, no functions).
+ */
+function flatJson(properties: Readonly<Record<string, unknown>>): string | undefined {
+  let json = '';
+  for (const key of Object.keys(properties)) {
+    const value = properties[key];
+    let written: string;
+    switch (typeof value) {
+      case 'string':
+        written = jsonString(value);
+        break;
+      case 'number':
+      case 'boolean':
+        written = String(value);
+        break;
+      case 'undefined':
+        continue; // left out, as JSON.stringify does
+      default:
+        if (value !== null) return undefined;
+        written = 'null';
+    }
+    json += (json === '' ? '{' : ',') + nameJson(key) + ':' + written;
+  }
+  return json === '' ? '{}' : json + '}';
 }
 
 const LIBRARY_JSON = JSON.stringify(LIBRARY_NAME);

@@ -64,9 +64,10 @@ export const socketClient: NodeClient = {
   },
 };
 
-const HOOKED = Symbol('idstitch.onHeaders');
+/** The listeners of a response's wrapped `writeHead`, kept on the wrapper itself. */
+const LISTENERS = Symbol('idstitch.onHeaders');
 
-type HookedResponse = ServerResponse & { [HOOKED]?: Array<() => void> };
+type WrappedWriteHead = ServerResponse['writeHead'] & { [LISTENERS]?: Array<() => void> };
 
 /**
  * `RequestContext` over `node:http`'s request and response, which Express extends. Writing at
@@ -75,7 +76,7 @@ type HookedResponse = ServerResponse & { [HOOKED]?: Array<() => void> };
  */
 export class NodeRequestContext implements RequestContext {
   readonly #req: IncomingMessage;
-  readonly #res: HookedResponse;
+  readonly #res: ServerResponse;
   readonly #isSecure: IsSecure;
   readonly #client: NodeClient;
 
@@ -86,12 +87,15 @@ export class NodeRequestContext implements RequestContext {
     this.#client = client;
   }
 
+  /** Read once: `req.headers` is a getter, and Express makes every read of `req` a slow one (adapters/express.ts). */
+  #headers: IncomingMessage['headers'] | undefined;
+
   cookieHeader(): string | undefined {
-    return this.#req.headers.cookie;
+    return (this.#headers ??= this.#req.headers).cookie;
   }
 
   header(name: string): string | undefined {
-    const value = this.#req.headers[name];
+    const value = (this.#headers ??= this.#req.headers)[name];
     return Array.isArray(value) ? value.join(', ') : value;
   }
 
@@ -113,20 +117,26 @@ export class NodeRequestContext implements RequestContext {
 
   onHeaders(listener: () => void): void {
     const res = this.#res;
-    const existing = res[HOOKED];
-    if (existing) {
-      existing.push(listener);
+    const current = res.writeHead as WrappedWriteHead;
+    const pending = current[LISTENERS];
+    if (pending !== undefined) {
+      pending.push(listener);
       return;
     }
+    // The listeners hang off the wrapper, not the response: Node gives every response object a
+    // hidden class of its own, so each property added to one costs V8 a new class (and ~2 KB).
     const listeners = [listener];
-    res[HOOKED] = listeners;
-    const writeHead = res.writeHead;
-    res.writeHead = function writeHeadWithIdstitch(this: ServerResponse, ...args: unknown[]) {
-      // Restore first: a listener that itself triggers writeHead must not loop.
-      res.writeHead = writeHead;
-      if (!res.headersSent) for (const run of listeners) run();
-      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-    } as ServerResponse['writeHead'];
+    const writeHead = Object.assign(
+      function writeHeadWithIdstitch(this: ServerResponse, ...args: unknown[]) {
+        // Emptied first: a listener that itself triggers writeHead must not loop.
+        const run = listeners.splice(0);
+        writeHead[LISTENERS] = undefined;
+        if (!res.headersSent) for (const each of run) each();
+        return (current as (...a: unknown[]) => ServerResponse).apply(this, args);
+      },
+      { [LISTENERS]: listeners },
+    ) as WrappedWriteHead;
+    res.writeHead = writeHead;
   }
 
   appendSetCookie(line: string, replacing?: string): void {

@@ -105,8 +105,14 @@ export class RequestScope {
     return this.#resolve();
   }
 
-  /** Tracks an event with this request's identity. Synchronous; never throws. */
-  readonly track = (event: string, properties?: Record<string, unknown>): void => {
+  #track: ((event: string, properties?: Record<string, unknown>) => void) | undefined;
+
+  /** Tracks an event with this request's identity. Synchronous; never throws. Bound: it can be passed around. */
+  get track(): (event: string, properties?: Record<string, unknown>) => void {
+    return (this.#track ??= (event, properties) => this.#trackEvent(event, properties));
+  }
+
+  #trackEvent(event: string, properties?: Record<string, unknown>): void {
     if (this.#optedOut) {
       this.#host.counters.dropped.opted_out++;
       return;
@@ -116,7 +122,7 @@ export class RequestScope {
     const userIdProperty = this.#host.config.userIdProperty;
     const withRequest = this.#registered !== undefined || (userIdProperty !== undefined && userId !== undefined) ? this.#requestProperties(properties, userId) : properties;
     this.#host.emit(event, withRequest, { deviceId: this.#deviceId, userId }, this.#contextProperties());
-  };
+  }
 
   /**
    * Super properties for the rest of this request (`req.register(props)`): under each event's own
@@ -386,7 +392,7 @@ export class RequestScope {
   #hook(): void {
     if (this.#hooked) return;
     this.#hooked = true;
-    this.#context.onHeaders(this.#writeCookie);
+    this.#context.onHeaders(() => this.#writeCookie());
   }
 
   #writeCookieLater(): void {
@@ -405,7 +411,7 @@ export class RequestScope {
     this.#hook();
   }
 
-  readonly #writeCookie = (): void => {
+  #writeCookie(): void {
     // A later rotation hooks again: Koa's outer middleware can still reset after ours has written.
     this.#hooked = false;
     if (this.#heldPending) {
@@ -440,7 +446,8 @@ export class RequestScope {
       }
       this.#host.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `could not write the device cookie: ${(error as Error)?.message}`, { cause: error }));
     }
-  };
+  }
+
 }
 
 /** Makes a response private to one browser while keeping the app's other cache directives. */

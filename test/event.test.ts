@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { buildEvent, type EventContext } from '../src/event.js';
 import { InvalidEventError } from '../src/errors.js';
 
@@ -151,5 +152,42 @@ describe('buildEvent', () => {
     const { properties } = parse(buildEvent(context, 'E', { plan: undefined, ok: true }, identity, NOW).json);
     expect(properties).not.toHaveProperty('plan');
     expect(properties.ok).toBe(true);
+  });
+});
+
+describe('buildEvent writes the JSON JSON.stringify would', () => {
+  // The event is written by hand around the caller's properties (src/event.ts, jsonString and
+  // flatJson); the bytes must be exactly those of serialising the same event with JSON.stringify.
+  const expected = (name: string, properties: Record<string, unknown>, id: { deviceId?: string; userId?: string }, insertId: string): string =>
+    JSON.stringify({
+      event: name,
+      properties: {
+        time: NOW,
+        distinct_id: '',
+        ...(id.deviceId !== undefined ? { $device_id: id.deviceId } : {}),
+        ...(id.userId !== undefined ? { $user_id: id.userId } : {}),
+        $insert_id: insertId,
+        mp_lib: 'idstitch',
+        $lib_version: JSON.parse(buildEvent(context, 'x', undefined, {}, NOW).json).properties.$lib_version as string,
+        ip: '0',
+        ...properties,
+      },
+    });
+  // Any UTF-16, weighted toward what JSON must escape: quotes, backslashes, controls, lone surrogates.
+  const unit = fc.oneof(fc.constantFrom('"', '\\', '\n', '\t', '\u0000', '\u001f', '\ud83d', '\ude00', '😀', '\u2028', 'é', 'a', '/'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }));
+  const text = fc.string({ unit, maxLength: 12 });
+  const key = text.filter((k) => k !== '' && !['__proto__', 'distinct_id', '$device_id', '$user_id', 'token', 'time', '$insert_id', 'mp_lib', '$lib_version', 'ip'].includes(k));
+  const value = fc.oneof(text, fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.array(fc.oneof(text, fc.integer()), { maxLength: 3 }), fc.dictionary(fc.constantFrom('a', 'b'), fc.oneof(text, fc.integer())));
+
+  it('for any name, ids and flat or nested properties', () => {
+    fc.assert(
+      fc.property(text.filter((n) => n.trim() !== '' && !['$identify', '$create_alias', '$merge'].includes(n)), fc.option(text.filter((t) => t.length > 0), { nil: undefined }), fc.option(text.filter((t) => t.trim() !== ''), { nil: undefined }), fc.dictionary(key, value, { maxKeys: 6 }), (name, deviceId, userId, properties) => {
+        const built = buildEvent(context, name, properties, { deviceId, userId }, NOW);
+        const insertId = (JSON.parse(built.json) as { properties: { $insert_id: string } }).properties.$insert_id;
+        expect(built.json).toBe(expected(name, properties, { deviceId, userId }, insertId));
+        expect(built.bytes).toBe(Buffer.byteLength(built.json));
+      }),
+      { seed: 20261129, numRuns: 2000 },
+    );
   });
 });
