@@ -106,7 +106,7 @@ function build(context: EventContext, name: unknown, properties: unknown, identi
   // building and serialising a merged copy of everything (this is the per-event hot path).
   let json =
     '{"event":' + nameJson(name) +
-    ',"properties":{"time":' + (overrides.time ?? now) +
+    ',"properties":{"time":' + timeJson(overrides.time ?? now) +
     ',"distinct_id":""';
   if (identity.deviceId !== undefined) json += ',"$device_id":' + jsonString(identity.deviceId);
   if (identity.userId !== undefined) json += ',"$user_id":' + jsonString(identity.userId);
@@ -134,11 +134,30 @@ function build(context: EventContext, name: unknown, properties: unknown, identi
  * prefix compresses within a batch where a UUID's 122 random bits cannot.
  */
 const INSERT_ID_PREFIX = randomBytes(10).toString('hex') + '-';
+const BASE36 = '0123456789abcdefghijklmnopqrstuvwxyz';
 let insertIds = 0;
+/** All of the id but its last character, which changes every event; the rest every 36th. */
+let insertIdHead = '';
 
 function nextInsertId(): string {
-  // Fixed width (32 characters), so events of the same content are the same size.
-  return INSERT_ID_PREFIX + (insertIds++).toString(36).padStart(11, '0');
+  const n = insertIds++;
+  const last = n % 36;
+  // Fixed width (32 characters), so events of the same content are the same size. The counter is
+  // written in base 36 once per 36 events: a number-to-string conversion is a runtime call in V8.
+  if (last === 0 || insertIdHead === '') insertIdHead = INSERT_ID_PREFIX + Math.floor(n / 36).toString(36).padStart(10, '0');
+  return insertIdHead + BASE36[last]!;
+}
+
+/** `time` as JSON: the same millisecond serves several events, and converting a timestamp (not a small integer) to a string is a runtime call. */
+let lastTime = -1;
+let lastTimeJson = '';
+
+function timeJson(ms: number): string {
+  if (ms !== lastTime) {
+    lastTime = ms;
+    lastTimeJson = String(ms);
+  }
+  return lastTimeJson;
 }
 
 /**

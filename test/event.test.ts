@@ -49,6 +49,16 @@ describe('buildEvent', () => {
     expect(mine.properties.$insert_id).toBe('order-123');
   });
 
+  it('draws $insert_ids of one width from a counter, unique across its base-36 carries', () => {
+    const ids = Array.from({ length: 36 * 40 + 7 }, () => parse(buildEvent(context, 'E', {}, identity, NOW).json).properties.$insert_id as string);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{20}-[0-9a-z]{11}$/);
+    // One process, one prefix; the counter part counts up by one, carries included.
+    expect(new Set(ids.map((id) => id.slice(0, 21))).size).toBe(1);
+    const counts = ids.map((id) => parseInt(id.slice(21), 36));
+    for (let i = 1; i < counts.length; i++) expect(counts[i]).toBe(counts[i - 1]! + 1);
+  });
+
   it('lets event properties win over super properties, and never mutates either', () => {
     const superProperties = Object.freeze({ app: 'web', plan: 'free' });
     const props = Object.freeze({ plan: 'pro' });

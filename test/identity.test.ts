@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { deviceCookie, isDeviceId, newDeviceId, readDeviceCookie } from '../src/identity.js';
 import { normalizeOptions } from '../src/options.js';
@@ -10,6 +11,18 @@ describe('device id cookie', () => {
     const id = newDeviceId();
     expect(isDeviceId(id)).toBe(true);
     expect(newDeviceId()).not.toBe(id);
+  });
+
+  it('accepts exactly what the RFC 9562 version-4 pattern accepts', () => {
+    const V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    // UUID-shaped strings with one character changed (to anything), and the real thing.
+    const mutated = fc.tuple(fc.uuid(), fc.nat(35), fc.string({ minLength: 1, maxLength: 1, unit: 'binary' })).map(([id, at, c]) => id.slice(0, at) + c + id.slice(at + 1));
+    fc.assert(
+      fc.property(fc.oneof(fc.uuid(), fc.uuid({ version: 4 }), mutated, fc.uuid().map((id) => id.toUpperCase()), fc.string({ maxLength: 40 })), (value) => {
+        expect(isDeviceId(value)).toBe(V4.test(value));
+      }),
+      { seed: 20261129, numRuns: 5000 },
+    );
   });
 
   it('finds the id among other cookies, with or without spaces', () => {
