@@ -31,7 +31,7 @@ declare global {
  * The request's scope hangs off its `track` function, under a registry symbol so the ESM and
  * CommonJS builds find the same one. One new property per request instead of two: Node gives every
  * request object a hidden class of its own, so each read of `req` misses V8's inline caches, and
- * each property added to it costs a new hidden class (a runtime call and ~1.5 KB that lives long
+ * each property added to it costs a new hidden class (a runtime call and about 2 KB that lives long
  * enough to be promoted). The alternatives cost more: a WeakMap keyed by the request keeps it
  * alive through every young-generation GC (measured: +2.7 KB promoted per request).
  */

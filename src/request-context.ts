@@ -87,7 +87,7 @@ export class NodeRequestContext implements RequestContext {
     this.#client = client;
   }
 
-  /** Read once: `req.headers` is a getter, and Express makes every read of `req` a slow one (adapters/express.ts). */
+  /** Read once: `req.headers` is a getter, and each read of a request is a slow one (Node gives every request object a hidden class of its own). */
   #headers: IncomingMessage['headers'] | undefined;
 
   cookieHeader(): string | undefined {
@@ -124,7 +124,7 @@ export class NodeRequestContext implements RequestContext {
       return;
     }
     // The listeners hang off the wrapper, not the response: Node gives every response object a
-    // hidden class of its own, so each property added to one costs V8 a new class (and ~2 KB).
+    // hidden class of its own, so each property added to one costs V8 a new class (about 2 KB).
     const listeners = [listener];
     const writeHead = Object.assign(
       function writeHeadWithIdstitch(this: ServerResponse, ...args: unknown[]) {

@@ -119,6 +119,36 @@ describe('Express middleware: the device id', () => {
     expect(deviceCookieOf(response)).toMatch(UUID_V4);
   });
 
+  it('shares writeHead with middleware that wraps it too (the on-headers pattern), before and after it', async () => {
+    // What on-headers (express-session, morgan, compression) does: replace res.writeHead with a
+    // wrapper that runs a listener, then calls the one it replaced.
+    const wrapWriteHead = (name: string) => (_req: unknown, res: http.ServerResponse, next: () => void) => {
+      const previous = res.writeHead;
+      res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
+        this.appendHeader('x-hooks', name);
+        return (previous as (...a: unknown[]) => http.ServerResponse).apply(this, args);
+      } as http.ServerResponse['writeHead'];
+      next();
+    };
+    middleware = tracking({ apiHost: stub.url, token: 'test-token', onError: (error) => errors.push(error) });
+    const app = express();
+    app.use(wrapWriteHead('before'));
+    app.use(middleware);
+    app.use(wrapWriteHead('after'));
+    let rotated: string | undefined;
+    app.get('/', (req, res) => {
+      resetUser(req); // a rotation on top of the first-visit cookie: one line, the new id
+      rotated = identityOf(req)?.deviceId;
+      res.send('ok');
+    });
+    const response = await request(app).get('/');
+    expect(response.headers['x-hooks']).toBe('after, before');
+    expect(rotated).toMatch(UUID_V4);
+    expect(deviceCookieOf(response)).toBe(rotated);
+    expect(response.headers['cache-control']).toBe('private');
+    expect(errors).toEqual([]);
+  });
+
   it('makes a public response private when it issues an id, keeping the other directives', async () => {
     const app = appWith((a) => a.get('/', (_req, res) => {
       res.set('Cache-Control', 'public, max-age=600, s-maxage=3600');
