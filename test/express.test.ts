@@ -375,6 +375,65 @@ describe('Express middleware: never breaks the host', () => {
   });
 });
 
+describe("Express middleware: where the request's scope lives", () => {
+  it('adds no property to the request: req.track is found through res.locals', async () => {
+    const app = appWith((a) => a.get('/', (req, res) => {
+      req.track('Viewed Home');
+      res.json({ own: Object.keys(req).filter((key) => ['track', 'people', 'register'].includes(key)), identity: identityOf(req) });
+    }));
+    const response = await request(app).get('/');
+    expect(response.body.own).toEqual([]);
+    expect(response.body.identity.deviceId).toBe(deviceCookieOf(response));
+    await delivered(1);
+  });
+
+  it("lets a route assign its own req.track (a test's stub) without losing identifyUser", async () => {
+    const app = appWith((a) => a.post('/login', (req, res) => {
+      const stubbed: string[] = [];
+      req.track = (event) => void stubbed.push(event);
+      req.track('Stubbed');
+      identifyUser(req, 'u1');
+      res.json(stubbed);
+    }));
+    const response = await request(app).post('/login').expect(200);
+    expect(response.body).toEqual(['Stubbed']);
+    const [linked] = await delivered(1);
+    expect(linked!.properties).toMatchObject({ $device_id: deviceCookieOf(response), $user_id: 'u1' });
+  });
+
+  it('keeps tracking when the app replaces res.locals with a copy of it', async () => {
+    const app = appWith((a) => a.get('/', (req, res) => {
+      res.locals = { ...res.locals, title: 'Home' };
+      req.track('Viewed Home');
+      res.send('ok');
+    }));
+    await request(app).get('/').expect(200);
+    await delivered(1);
+  });
+
+  it('warns once, and never throws, when res.locals was replaced by a new object', async () => {
+    const warnings: Array<Error & { code?: string }> = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const app = appWith((a) => a.get('/', (req, res) => {
+        res.locals = {};
+        req.track('Lost');
+        req.track('Lost again');
+        res.send('ok');
+      }));
+      await request(app).get('/').expect(200);
+      await request(app).get('/').expect(200);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.code === 'IDSTITCH_NOT_MOUNTED')).toHaveLength(1);
+      expect(warnings[0]!.message).toMatch(/res\.locals/);
+      await delivered(0);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
+
 describe('Express middleware: setup', () => {
   it('shares a Tracker passed in instead of options', async () => {
     const tracker = createTracker({ apiHost: stub.url, logger: false });
