@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import type { TrackerStats } from 'idstitch';
 import { ask, canPin, nextMessage, pinSelf, spawnTs, startSinkProcess, stopChild, type Message, type RemoteSink } from './child.js';
+import { pacedLoad } from './paced-load.js';
 import { PEERS, type Peer } from './peers.js';
 import { mib, num, percent, table, times } from './report.js';
 import { VARIANT_ROUTES, VARIANTS, type Variant } from './server-variants.js';
@@ -26,6 +27,14 @@ const SERVERS: Record<Framework, string> = {
   koa: new URL('./koa-server.ts', import.meta.url).pathname,
 };
 const CONNECTIONS = 50;
+/**
+ * The offered load of each round's paced window (req/s, spread over the same connections): about
+ * half the slowest variant's saturated throughput here, so that every variant keeps up and its
+ * latency shows what a request costs rather than how long it queued. At saturation, with a fixed
+ * number of connections, latency is the inverse of throughput (Little's law): any variant slower
+ * than bare has a proportionally higher p99 there, whatever its pauses.
+ */
+export const PACED_RATE: Record<Framework, number> = { express: 2000, koa: 4000 };
 const NEW_VISITOR_EVERY = 10;
 /** Cookies collected from a real idstitch server before the load starts. */
 const COOKIE_POOL_SIZE = 30;
@@ -39,10 +48,12 @@ interface Settings {
   warmupSeconds: number;
   /** One measured window (s). */
   durationSeconds: number;
+  /** The paced window that follows it (s), at `PACED_RATE`. */
+  pacedSeconds: number;
 }
 
-const FULL: Settings = { repetitions: 6, warmupSeconds: 4, durationSeconds: 5 };
-const SMOKE: Settings = { repetitions: 1, warmupSeconds: 0.5, durationSeconds: 1.5 };
+const FULL: Settings = { repetitions: 6, warmupSeconds: 4, durationSeconds: 5, pacedSeconds: 4 };
+const SMOKE: Settings = { repetitions: 1, warmupSeconds: 0.5, durationSeconds: 1.5, pacedSeconds: 1 };
 
 interface WindowReport extends Message {
   wallMs: number;
@@ -77,6 +88,8 @@ export interface VariantRun {
   errors: number;
   timeouts: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number };
+  /** The paced window at `PACED_RATE`: latency when the server keeps up, and the rate it answered. */
+  paced: { reqPerSec: number; latencyMs: { p50: number; p99: number } };
   /** CPU time of the server process (all threads) per wall second of the window; 1.0 = one core busy. */
   serverCpu: number;
   /** Server CPU time (all threads) per response, in µs: steadier than req/s when neighbours take the core. */
@@ -122,6 +135,10 @@ export interface VariantSummary {
   latencyP99Ms: number;
   /** Per-round p99 ÷ bare's p99. */
   p99ToBare: Summary;
+  /** The same at the paced rate (`PACED_RATE`): medians, and per-round p99 ÷ bare's. */
+  pacedP50Ms: number;
+  pacedP99Ms: number;
+  pacedP99ToBare: Summary;
   rssBytes: number;
   maxRssBytes: number;
   serverCpu: number;
@@ -138,7 +155,7 @@ export interface VariantSummary {
 
 export interface RequestCostResult {
   framework: Framework;
-  settings: Settings & { connections: number; newVisitorEvery: number; pinned: boolean };
+  settings: Settings & { connections: number; newVisitorEvery: number; pinned: boolean; pacedRate: number };
   runs: VariantRun[];
   totals: Record<Variant, VariantTotals>;
   summary: Record<Variant, VariantSummary>;
@@ -214,16 +231,17 @@ async function checkCookies(server: Server, pool: readonly string[], checks: str
   if (returning.headers.getSetCookie().length !== 0) checks.push(`${variant}: a returning visitor's valid cookie was replaced`);
 }
 
-async function load(url: string, seconds: number, pool: readonly string[]): Promise<autocannon.Result> {
-  // 100 prebuilt requests per connection cycle: every 10th without a cookie (a new visitor).
-  const requests: autocannon.Request[] = Array.from({ length: 100 }, (_, i) =>
-    i % NEW_VISITOR_EVERY === 0 ? { method: 'GET', path: '/' } : { method: 'GET', path: '/', headers: { cookie: cookieHeader(pool[i % pool.length]!) } },
-  );
-  return autocannon({ url, connections: CONNECTIONS, pipelining: 1, duration: seconds, timeout: 10, requests });
+function load(url: string, seconds: number, pool: readonly string[]): Promise<autocannon.Result> {
+  return autocannon({ url, connections: CONNECTIONS, pipelining: 1, duration: seconds, timeout: 10, requests: requestMix(pool) });
+}
+
+/** 100 prebuilt requests per connection cycle: every 10th without a cookie (a new visitor). */
+function requestMix(pool: readonly string[]): Array<{ method: 'GET'; path: string; headers?: Record<string, string> }> {
+  return Array.from({ length: 100 }, (_, i) => (i % NEW_VISITOR_EVERY === 0 ? { method: 'GET', path: '/' } : { method: 'GET', path: '/', headers: { cookie: cookieHeader(pool[i % pool.length]!) } }));
 }
 
 /** One measured window against one (warm) server. */
-async function measureWindow(server: Server, sink: RemoteSink, repetition: number, position: number, settings: Settings, pool: readonly string[], checks: string[]): Promise<VariantRun> {
+async function measureWindow(server: Server, sink: RemoteSink, repetition: number, position: number, settings: Settings & { pacedRate: number }, pool: readonly string[], checks: string[]): Promise<VariantRun> {
   const { variant } = server;
   const { routeHits: hitsBefore } = await ask<WindowReport>(server.child, { type: 'window' }, 5000);
   await ask(server.child, { type: 'mark' }, 5000);
@@ -238,6 +256,10 @@ async function measureWindow(server: Server, sink: RemoteSink, repetition: numbe
   const flushed = await ask<FlushReport>(server.child, { type: 'flush' }, 60_000);
   if (flushed.failure) checks.push(`${variant} #${repetition + 1}: flush() rejected: ${flushed.failure}`);
   if (result.errors > 0 || result.non2xx > 0) checks.push(`${variant} #${repetition + 1}: ${result.errors} errors, ${result.non2xx} non-2xx responses`);
+  // Then the same server at a rate every variant keeps up with, and its own flush.
+  const paced = await pacedLoad(`${server.url}/`, { rate: settings.pacedRate, seconds: settings.pacedSeconds, connections: CONNECTIONS, requests: requestMix(pool) });
+  await ask<FlushReport>(server.child, { type: 'flush' }, 60_000);
+  if (paced.failed > 0) checks.push(`${variant} #${repetition + 1} (paced): ${paced.failed} failed or non-2xx responses`);
   return {
     variant,
     repetition,
@@ -248,6 +270,7 @@ async function measureWindow(server: Server, sink: RemoteSink, repetition: numbe
     errors: result.errors,
     timeouts: result.timeouts,
     latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
+    paced: { reqPerSec: paced.reqPerSec, latencyMs: { p50: paced.p50, p99: paced.p99 } },
     serverCpu: window.cpuShare,
     cpuMicrosPerRequest: (window.cpuShare * window.wallMs * 1000) / Math.max(1, window.routeHits - hitsBefore),
     loadGeneratorCpu: (cpu.user + cpu.system) / 1000 / wallMs,
@@ -298,9 +321,9 @@ function account(variant: Variant, report: DrainReport, routes: Record<string, R
 
 export async function runRequestCost(framework: Framework, options: { smoke: boolean; log?: (line: string) => void }): Promise<RequestCostResult> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const settings = options.smoke ? SMOKE : FULL;
+  const settings = { ...(options.smoke ? SMOKE : FULL), pacedRate: PACED_RATE[framework] };
   const pinned = canPin() && pinSelf(1);
-  log(`${framework}: ${settings.repetitions} round(s) × ${VARIANTS.length} variants, ${settings.durationSeconds} s windows after ${settings.warmupSeconds} s warm-up each, ${CONNECTIONS} connections, 1 in ${NEW_VISITOR_EVERY} a new visitor; ${pinned ? 'servers on core 0, autocannon and the sink on core 1' : 'not pinned (taskset or a second core missing)'}`);
+  log(`${framework}: ${settings.repetitions} round(s) × ${VARIANTS.length} variants, ${settings.durationSeconds} s windows after ${settings.warmupSeconds} s warm-up each, ${CONNECTIONS} connections, 1 in ${NEW_VISITOR_EVERY} a new visitor; then ${settings.pacedSeconds} s paced at ${num(settings.pacedRate)} req/s; ${pinned ? 'servers on core 0, autocannon and the sink on core 1' : 'not pinned (taskset or a second core missing)'}`);
   const checks: string[] = [];
   const findings: string[] = [];
   const sink = await startSinkProcess(pinned ? 1 : undefined);
@@ -321,7 +344,7 @@ export async function runRequestCost(framework: Framework, options: { smoke: boo
       for (const [position, variant] of rotate(VARIANTS, repetition).entries()) {
         const run = await measureWindow(servers.get(variant)!, sink, repetition, position, settings, pool, checks);
         runs.push(run);
-        log(`  #${repetition + 1} ${variant.padEnd(8)} ${num(run.reqPerSec).padStart(7)} req/s  p50 ${run.latencyMs.p50} ms  p99 ${run.latencyMs.p99} ms  server CPU ${percent(run.serverCpu, 0)}  autocannon ${percent(run.loadGeneratorCpu, 0)} + sink ${percent(run.sinkCpu, 0)} of core 1`);
+        log(`  #${repetition + 1} ${variant.padEnd(8)} ${num(run.reqPerSec).padStart(7)} req/s  p50 ${run.latencyMs.p50} ms  p99 ${run.latencyMs.p99} ms (paced: ${run.paced.latencyMs.p50} / ${run.paced.latencyMs.p99} ms)  server CPU ${percent(run.serverCpu, 0)}  autocannon ${percent(run.loadGeneratorCpu, 0)} + sink ${percent(run.sinkCpu, 0)} of core 1`);
       }
     }
     const reports = new Map<Variant, DrainReport>();
@@ -342,7 +365,7 @@ export async function runRequestCost(framework: Framework, options: { smoke: boo
   }
 }
 
-function summarizeRuns(framework: Framework, settings: Settings, pinned: boolean, runs: VariantRun[], totals: Record<Variant, VariantTotals>, checks: string[], findings: string[]): RequestCostResult {
+function summarizeRuns(framework: Framework, settings: Settings & { pacedRate: number }, pinned: boolean, runs: VariantRun[], totals: Record<Variant, VariantTotals>, checks: string[], findings: string[]): RequestCostResult {
   const byRep = (variant: Variant): VariantRun[] => runs.filter((run) => run.variant === variant).sort((a, b) => a.repetition - b.repetition);
   const perRep = (variant: Variant, base: Variant, pick: (run: VariantRun) => number, combine: (a: number, b: number) => number): number[] =>
     byRep(variant).map((run, i) => combine(pick(run), pick(byRep(base)[i]!)));
@@ -358,6 +381,9 @@ function summarizeRuns(framework: Framework, settings: Settings, pinned: boolean
         latencyP50Ms: median(mine.map((run) => run.latencyMs.p50)),
         latencyP99Ms: median(mine.map((run) => run.latencyMs.p99)),
         p99ToBare: summarize(perRep(variant, 'bare', (run) => run.latencyMs.p99, ratio)),
+        pacedP50Ms: median(mine.map((run) => run.paced.latencyMs.p50)),
+        pacedP99Ms: median(mine.map((run) => run.paced.latencyMs.p99)),
+        pacedP99ToBare: summarize(perRep(variant, 'bare', (run) => run.paced.latencyMs.p99, ratio)),
         rssBytes: median(mine.map((run) => run.rssBytes)),
         maxRssBytes: Math.max(...mine.map((run) => run.maxRssBytes)),
         serverCpu: median(mine.map((run) => run.serverCpu)),
@@ -422,6 +448,7 @@ export function formatRequestCost(result: RequestCostResult): string {
     table(['variant', 'req/s', 'range', '÷ bare', '÷ floor', 'p50', 'p99', 'CPU µs/req', '+CPU µs', 'peak RSS', 'events/served', 'lost', 'sink reqs', 'wire B/event'], rows),
     `(CPU: the server process's CPU time, all threads, per response; +CPU: minus bare's in the same round. RSS includes ~35 MiB of the tsx loader in every variant. "events": at the sink after each client's own shutdown; wire: request line + headers + body)`,
     `idstitch ÷ floor per round: ${id.toFloor.values.map((x) => times(x)).join(', ')}; ÷ the fastest peer per round: ${v.toBestPeer.values.map((x) => times(x)).join(', ')} (fastest overall: ${v.bestPeerByThroughput})`,
+    `paced at ${num(result.settings.pacedRate)} req/s (every variant keeps up), p50 / p99: ${VARIANTS.map((variant) => `${variant} ${result.summary[variant].pacedP50Ms} / ${result.summary[variant].pacedP99Ms} ms`).join(', ')}; idstitch p99 ÷ bare's per round: ${id.pacedP99ToBare.values.map((x) => times(x)).join(', ')}`,
     `idstitch adds ${num(id.addedCpuMicros.median)} µs of server CPU per request; the leanest peer (${v.bestPeerByCpu}) ${num(result.summary[v.bestPeerByCpu].addedCpuMicros.median)} µs: ${times(v.addedCpuToBestPeer, 2)}`,
     ...result.findings.map((finding) => `finding: ${finding}`),
     result.checks.length ? `CHECKS FAILED:\n  ${result.checks.join('\n  ')}` : 'checks: every variant but bare issues the same cookie and keeps valid ones; no HTTP errors; every idstitch event at the sink; no record refused',

@@ -108,6 +108,7 @@ function requestCostRows(result: RequestCostResult): string[][] {
       num(s.reqPerSec.median),
       times(s.toBare.median),
       `${s.latencyP50Ms} / ${s.latencyP99Ms} ms`,
+      `${s.pacedP50Ms} / ${s.pacedP99Ms} ms`,
       variant === 'bare' ? '' : num(s.addedCpuMicros.median),
       `${num(s.maxRssBytes / 1024 / 1024)} MiB`,
       t.received === undefined ? '' : `${num(t.received)} / ${num(t.served)}`,
@@ -119,7 +120,7 @@ function headline(results: Results): string {
   const parts: string[] = [];
   const cost = [results.express, results.koa].filter((r): r is RequestCostResult => r !== undefined);
   if (cost.length) {
-    parts.push(table(['request cost', 'req/s', '÷ bare', 'p50 / p99', '+CPU µs/req', 'peak RSS', 'events at sink / served'], cost.flatMap(requestCostRows)));
+    parts.push(table(['request cost', 'req/s', '÷ bare', 'p50 / p99', 'paced p50 / p99', '+CPU µs/req', 'peak RSS', 'events at sink / served'], cost.flatMap(requestCostRows)));
   }
   if (results.pipeline) {
     parts.push(

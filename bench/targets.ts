@@ -48,7 +48,7 @@ function requestCostTargets(result: RequestCostResult | undefined, framework: 'e
     [`${framework}.toFloor`, `${name}: idstitch req/s within 3 % of the floor (÷ floor ≥ ${times(TO_FLOOR, 2)}, median of rounds)`],
     [`${framework}.toBestPeer`, `${name}: idstitch req/s ≥ ${TO_BEST_PEER} × the fastest peer's in the same round`],
     [`${framework}.addedCpu`, `${name}: server CPU added per request (vs bare) ≤ ½ the leanest peer's`],
-    [`${framework}.p99`, `${name}: p99 latency within 10 % of bare (÷ bare ≤ ${times(P99_TO_BARE, 2)})`],
+    [`${framework}.p99`, `${name}: p99 latency within 10 % of bare (÷ bare ≤ ${times(P99_TO_BARE, 2)}) at a rate every variant keeps up with`],
   ] as const;
   if (!result) return targets.map(([id, target]) => missing(id, target, source));
   const id = result.summary.idstitch;
@@ -74,7 +74,15 @@ function requestCostTargets(result: RequestCostResult | undefined, framework: 'e
       met: idAdded <= CPU_TO_BEST_PEER * peerAdded,
       source,
     },
-    { id: targets[3][0], target: targets[3][1], measured: `${times(id.p99ToBare.median)} (${id.latencyP99Ms} vs ${result.summary.bare.latencyP99Ms} ms)`, value: id.p99ToBare.median, met: id.p99ToBare.median <= P99_TO_BARE, source },
+    {
+      id: targets[3][0],
+      target: targets[3][1],
+      // Judged at the paced rate: at saturation latency only mirrors throughput (see PACED_RATE); that ratio is shown beside it.
+      measured: `${times(id.pacedP99ToBare.median)} at ${num(result.settings.pacedRate)} req/s (${id.pacedP99Ms} vs ${result.summary.bare.pacedP99Ms} ms); saturated ${times(id.p99ToBare.median)} (${id.latencyP99Ms} vs ${result.summary.bare.latencyP99Ms} ms)`,
+      value: id.pacedP99ToBare.median,
+      met: id.pacedP99ToBare.median <= P99_TO_BARE,
+      source,
+    },
   ];
 }
 
