@@ -34,8 +34,8 @@ declare global {
  * that find it there. Nothing is added to the request itself: Node gives every request object a
  * hidden class of its own, so a property added to one costs V8 a new hidden class, about 2 KB
  * that lives long enough to be promoted. `res.locals` is a dictionary object (`Object.create(null)`),
- * where a new key costs no new class. Measured under callgrind: 21,000 fewer instructions per
- * request, a third of idstitch's cost over the bench's floor. A WeakMap keyed by the request costs
+ * where a new key costs no new class. Measured under callgrind (`npm run bench:instructions`): about
+ * 20,000 fewer instructions per request, close to a third of idstitch's cost over the bench's floor. A WeakMap keyed by the request costs
  * more still: it keeps the key alive through every young-generation GC (+2.7 KB promoted per request).
  * On bare `node:http` (no `res.locals`), the scope hangs off the request's own `track` function.
  */
@@ -132,8 +132,11 @@ function ownScope(req: IncomingMessage): RequestScope | undefined {
   return Object.prototype.hasOwnProperty.call(req, 'track') ? (req as { track?: ScopedTrack }).track?.[SCOPE] : undefined;
 }
 
-/** Express prototypes given the accessors. */
-const withAccessors = new WeakSet<object>();
+/**
+ * Express prototypes seen, and whether `req.track` there is idstitch's accessor (false where another
+ * library already defined a `track` of its own: then the request gets idstitch's as its own property).
+ */
+const withAccessors = new WeakMap<object, boolean>();
 
 /**
  * Reported once: `req.track` ran on a request whose scope cannot be found (its `res.locals` was
@@ -159,15 +162,30 @@ function lostTrack(): void {
 function accessorsOn(req: IncomingMessage): boolean {
   const direct = Object.getPrototypeOf(req) as object | null;
   // The app's own prototype, remembered too: later requests skip the walk.
-  if (direct !== null && withAccessors.has(direct)) return true;
+  const known = direct === null ? undefined : withAccessors.get(direct);
+  if (known !== undefined) return known;
   if (direct === null || direct === IncomingMessage.prototype) return false;
   let proto = direct;
   for (let up = Object.getPrototypeOf(proto) as object | null; up !== null && up !== IncomingMessage.prototype; up = Object.getPrototypeOf(up) as object | null) proto = up;
-  withAccessors.add(direct);
-  if (withAccessors.has(proto)) return true;
-  withAccessors.add(proto);
+  const installed = withAccessors.get(proto) ?? installAccessors(proto);
+  withAccessors.set(proto, installed);
+  // An app's own prototype (`app.request`) may define a `track` of its own, which hides idstitch's.
+  let mine = installed;
+  for (let level: object | null = direct; mine && level !== null && level !== proto; level = Object.getPrototypeOf(level) as object | null) {
+    if (Object.prototype.hasOwnProperty.call(level, 'track')) mine = false;
+  }
+  withAccessors.set(direct, mine);
+  return mine;
+}
+
+/** Defines the accessors on `proto`; true when `track` is idstitch's there. */
+function installAccessors(proto: object): boolean {
+  let tracks = true;
   for (const name of ['track', 'people', 'register'] as const) {
-    if (Object.prototype.hasOwnProperty.call(proto, name)) continue; // someone else's: leave it
+    if (Object.prototype.hasOwnProperty.call(proto, name)) {
+      if (name === 'track') tracks = false;
+      continue; // someone else's: leave it
+    }
     Object.defineProperty(proto, name, {
       configurable: true,
       get(this: IncomingMessage) {
@@ -180,7 +198,7 @@ function accessorsOn(req: IncomingMessage): boolean {
       },
     });
   }
-  return true;
+  return tracks;
 }
 
 /** Express's trust-proxy-aware `req.secure`; on bare node:http, whether the socket is TLS. */

@@ -401,6 +401,20 @@ describe("Express middleware: where the request's scope lives", () => {
     expect(linked!.properties).toMatchObject({ $device_id: deviceCookieOf(response), $user_id: 'u1' });
   });
 
+  it("wins over a track the app's own request prototype defines, as before", async () => {
+    middleware = tracking({ apiHost: stub.url, token: 'test-token', onError: (error) => errors.push(error) });
+    const app = express();
+    Object.defineProperty(app.request, 'track', { value: () => errors.push(new Error('the foreign track ran') as IdstitchError), writable: true, configurable: true });
+    app.use(middleware);
+    app.get('/', (req, res) => {
+      req.track('Viewed Home');
+      res.send('ok');
+    });
+    await request(app).get('/').expect(200);
+    await delivered(1);
+    expect(errors).toEqual([]);
+  });
+
   it('keeps tracking when the app replaces res.locals with a copy of it', async () => {
     const app = appWith((a) => a.get('/', (req, res) => {
       res.locals = { ...res.locals, title: 'Home' };
