@@ -166,7 +166,14 @@ function accessorsOn(req: IncomingMessage): boolean {
   if (known !== undefined) return known;
   if (direct === null || direct === IncomingMessage.prototype) return false;
   let proto = direct;
-  for (let up = Object.getPrototypeOf(proto) as object | null; up !== null && up !== IncomingMessage.prototype; up = Object.getPrototypeOf(up) as object | null) proto = up;
+  let up = Object.getPrototypeOf(proto) as object | null;
+  for (; up !== null && up !== IncomingMessage.prototype; up = Object.getPrototypeOf(up) as object | null) proto = up;
+  // Not a node:http request underneath (a plain object, HTTP/2's compatibility request): the top of
+  // its chain may be Object.prototype itself, which must never get accessors.
+  if (up === null) {
+    withAccessors.set(direct, false);
+    return false;
+  }
   const installed = withAccessors.get(proto) ?? installAccessors(proto);
   withAccessors.set(proto, installed);
   // An app's own prototype (`app.request`) may define a `track` of its own, which hides idstitch's.

@@ -108,7 +108,7 @@ function requestCostRows(result: RequestCostResult): string[][] {
       num(s.reqPerSec.median),
       times(s.toBare.median),
       `${s.latencyP50Ms} / ${s.latencyP99Ms} ms`,
-      `${s.pacedP50Ms} / ${s.pacedP99Ms} ms`,
+      `${num(s.pacedP50Ms, 2)} / ${num(s.pacedP99Ms, 1)} ms`,
       variant === 'bare' ? '' : num(s.addedCpuMicros.median),
       `${num(s.maxRssBytes / 1024 / 1024)} MiB`,
       t.received === undefined ? '' : `${num(t.received)} / ${num(t.served)}`,

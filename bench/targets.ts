@@ -78,7 +78,7 @@ function requestCostTargets(result: RequestCostResult | undefined, framework: 'e
       id: targets[3][0],
       target: targets[3][1],
       // Judged at the paced rate: at saturation latency only mirrors throughput (see PACED_RATE); that ratio is shown beside it.
-      measured: `${times(id.pacedP99ToBare.median)} at ${num(result.settings.pacedRate)} req/s (${id.pacedP99Ms} vs ${result.summary.bare.pacedP99Ms} ms); saturated ${times(id.p99ToBare.median)} (${id.latencyP99Ms} vs ${result.summary.bare.latencyP99Ms} ms)`,
+      measured: `${times(id.pacedP99ToBare.median)} at ${num(result.settings.pacedRate)} req/s (${num(id.pacedP99Ms, 1)} vs ${num(result.summary.bare.pacedP99Ms, 1)} ms); saturated ${times(id.p99ToBare.median)} (${id.latencyP99Ms} vs ${result.summary.bare.latencyP99Ms} ms)`,
       value: id.pacedP99ToBare.median,
       met: id.pacedP99ToBare.median <= P99_TO_BARE,
       source,

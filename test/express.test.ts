@@ -415,6 +415,17 @@ describe("Express middleware: where the request's scope lives", () => {
     expect(errors).toEqual([]);
   });
 
+  it('never puts its accessors on Object.prototype, whatever the request is made of', () => {
+    middleware = tracking({ apiHost: stub.url, logger: false });
+    // Express-like links (req.res, res.locals) on objects with no node:http request underneath.
+    const res = { locals: {}, headersSent: false, writeHead() {}, getHeader() {}, setHeader() {} };
+    const req = { headers: {}, socket: {}, res };
+    middleware(req as never, res as never);
+    expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'track')).toBe(false);
+    expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'people')).toBe(false);
+    expect(identityOf(req as never)?.deviceId).toMatch(UUID_V4);
+  });
+
   it('keeps tracking when the app replaces res.locals with a copy of it', async () => {
     const app = appWith((a) => a.get('/', (req, res) => {
       res.locals = { ...res.locals, title: 'Home' };
