@@ -17,6 +17,8 @@ export interface PacedResult {
   failed: number;
   /** Answered per second of the window. */
   reqPerSec: number;
+  /** Every 2xx response's latency (ms), sorted. */
+  latencies: number[];
   /** Latency from each request's hand-off to the pool (at most a timer tick after it was due) to its complete response, ms. */
   p50: number;
   p99: number;
@@ -59,6 +61,10 @@ export async function pacedLoad(url: string, options: { rate: number; seconds: n
   const wallMs = performance.now() - start;
   await pool.close();
   latencies.sort((a, b) => a - b);
-  const at = (q: number): number => Math.round((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN) * 100) / 100;
-  return { sent: total, ok: latencies.length, failed, reqPerSec: latencies.length / (wallMs / 1000), p50: at(0.5), p99: at(0.99) };
+  return { sent: total, ok: latencies.length, failed, reqPerSec: latencies.length / (wallMs / 1000), latencies, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
+}
+
+/** The `q` quantile of sorted `values`, rounded to 0.01 (NaN when empty). */
+export function quantile(sorted: readonly number[], q: number): number {
+  return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN) * 100) / 100;
 }

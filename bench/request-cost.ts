@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import type { TrackerStats } from 'idstitch';
 import { ask, canPin, nextMessage, pinSelf, spawnTs, startSinkProcess, stopChild, type Message, type RemoteSink } from './child.js';
-import { pacedLoad } from './paced-load.js';
+import { pacedLoad, quantile } from './paced-load.js';
 import { PEERS, type Peer } from './peers.js';
 import { mib, num, percent, table, times } from './report.js';
 import { VARIANT_ROUTES, VARIANTS, type Variant } from './server-variants.js';
@@ -139,6 +139,12 @@ export interface VariantSummary {
   pacedP50Ms: number;
   pacedP99Ms: number;
   pacedP99ToBare: Summary;
+  /**
+   * p99 of every paced response of every round together, and ÷ bare's: steadier than the per-round
+   * figures, each of which a single pause of the server can set.
+   */
+  pacedPooledP99Ms: number;
+  pacedPooledP99ToBare: number;
   rssBytes: number;
   maxRssBytes: number;
   serverCpu: number;
@@ -241,7 +247,7 @@ function requestMix(pool: readonly string[]): Array<{ method: 'GET'; path: strin
 }
 
 /** One measured window against one (warm) server. */
-async function measureWindow(server: Server, sink: RemoteSink, repetition: number, position: number, settings: Settings & { pacedRate: number }, pool: readonly string[], checks: string[]): Promise<VariantRun> {
+async function measureWindow(server: Server, sink: RemoteSink, repetition: number, position: number, settings: Settings & { pacedRate: number }, pool: readonly string[], checks: string[], pacedLatencies: number[]): Promise<VariantRun> {
   const { variant } = server;
   const { routeHits: hitsBefore } = await ask<WindowReport>(server.child, { type: 'window' }, 5000);
   await ask(server.child, { type: 'mark' }, 5000);
@@ -260,6 +266,7 @@ async function measureWindow(server: Server, sink: RemoteSink, repetition: numbe
   const paced = await pacedLoad(`${server.url}/`, { rate: settings.pacedRate, seconds: settings.pacedSeconds, connections: CONNECTIONS, requests: requestMix(pool) });
   await ask<FlushReport>(server.child, { type: 'flush' }, 60_000);
   if (paced.failed > 0) checks.push(`${variant} #${repetition + 1} (paced): ${paced.failed} failed or non-2xx responses`);
+  for (const latency of paced.latencies) pacedLatencies.push(latency);
   return {
     variant,
     repetition,
@@ -340,9 +347,11 @@ export async function runRequestCost(framework: Framework, options: { smoke: boo
     }
 
     const runs: VariantRun[] = [];
+    // Kept out of the runs (and the results file): every paced latency, per variant, for a pooled p99.
+    const pacedLatencies = new Map<Variant, number[]>(VARIANTS.map((variant) => [variant, []]));
     for (let repetition = 0; repetition < settings.repetitions; repetition++) {
       for (const [position, variant] of rotate(VARIANTS, repetition).entries()) {
-        const run = await measureWindow(servers.get(variant)!, sink, repetition, position, settings, pool, checks);
+        const run = await measureWindow(servers.get(variant)!, sink, repetition, position, settings, pool, checks, pacedLatencies.get(variant)!);
         runs.push(run);
         log(`  #${repetition + 1} ${variant.padEnd(8)} ${num(run.reqPerSec).padStart(7)} req/s  p50 ${run.latencyMs.p50} ms  p99 ${run.latencyMs.p99} ms (paced: ${run.paced.latencyMs.p50} / ${run.paced.latencyMs.p99} ms)  server CPU ${percent(run.serverCpu, 0)}  autocannon ${percent(run.loadGeneratorCpu, 0)} + sink ${percent(run.sinkCpu, 0)} of core 1`);
       }
@@ -355,7 +364,8 @@ export async function runRequestCost(framework: Framework, options: { smoke: boo
     const counts = await sink.counts();
     if (counts.unknown > 0) checks.push(`the sink answered ${counts.unknown} requests to unknown routes with 404`);
     const totals = Object.fromEntries(VARIANTS.map((variant) => [variant, account(variant, reports.get(variant)!, counts.routes, checks, findings)])) as Record<Variant, VariantTotals>;
-    const result = summarizeRuns(framework, settings, pinned, runs, totals, checks, findings);
+    const pooledP99 = new Map([...pacedLatencies].map(([variant, latencies]) => [variant, quantile(latencies.sort((a, b) => a - b), 0.99)]));
+    const result = summarizeRuns(framework, settings, pinned, runs, totals, checks, findings, pooledP99);
     log('');
     log(formatRequestCost(result));
     return result;
@@ -365,7 +375,16 @@ export async function runRequestCost(framework: Framework, options: { smoke: boo
   }
 }
 
-function summarizeRuns(framework: Framework, settings: Settings & { pacedRate: number }, pinned: boolean, runs: VariantRun[], totals: Record<Variant, VariantTotals>, checks: string[], findings: string[]): RequestCostResult {
+function summarizeRuns(
+  framework: Framework,
+  settings: Settings & { pacedRate: number },
+  pinned: boolean,
+  runs: VariantRun[],
+  totals: Record<Variant, VariantTotals>,
+  checks: string[],
+  findings: string[],
+  pooledP99: ReadonlyMap<Variant, number>,
+): RequestCostResult {
   const byRep = (variant: Variant): VariantRun[] => runs.filter((run) => run.variant === variant).sort((a, b) => a.repetition - b.repetition);
   const perRep = (variant: Variant, base: Variant, pick: (run: VariantRun) => number, combine: (a: number, b: number) => number): number[] =>
     byRep(variant).map((run, i) => combine(pick(run), pick(byRep(base)[i]!)));
@@ -384,6 +403,8 @@ function summarizeRuns(framework: Framework, settings: Settings & { pacedRate: n
         pacedP50Ms: median(mine.map((run) => run.paced.latencyMs.p50)),
         pacedP99Ms: median(mine.map((run) => run.paced.latencyMs.p99)),
         pacedP99ToBare: summarize(perRep(variant, 'bare', (run) => run.paced.latencyMs.p99, ratio)),
+        pacedPooledP99Ms: pooledP99.get(variant)!,
+        pacedPooledP99ToBare: ratio(pooledP99.get(variant)!, pooledP99.get('bare')!),
         rssBytes: median(mine.map((run) => run.rssBytes)),
         maxRssBytes: Math.max(...mine.map((run) => run.maxRssBytes)),
         serverCpu: median(mine.map((run) => run.serverCpu)),
@@ -448,7 +469,7 @@ export function formatRequestCost(result: RequestCostResult): string {
     table(['variant', 'req/s', 'range', '÷ bare', '÷ floor', 'p50', 'p99', 'CPU µs/req', '+CPU µs', 'peak RSS', 'events/served', 'lost', 'sink reqs', 'wire B/event'], rows),
     `(CPU: the server process's CPU time, all threads, per response; +CPU: minus bare's in the same round. RSS includes ~35 MiB of the tsx loader in every variant. "events": at the sink after each client's own shutdown; wire: request line + headers + body)`,
     `idstitch ÷ floor per round: ${id.toFloor.values.map((x) => times(x)).join(', ')}; ÷ the fastest peer per round: ${v.toBestPeer.values.map((x) => times(x)).join(', ')} (fastest overall: ${v.bestPeerByThroughput})`,
-    `paced at ${num(result.settings.pacedRate)} req/s (every variant keeps up), p50 / p99: ${VARIANTS.map((variant) => `${variant} ${num(result.summary[variant].pacedP50Ms, 2)} / ${num(result.summary[variant].pacedP99Ms, 1)} ms`).join(', ')}; idstitch p99 ÷ bare's per round: ${id.pacedP99ToBare.values.map((x) => times(x)).join(', ')}`,
+    `paced at ${num(result.settings.pacedRate)} req/s (every variant keeps up), p50 / p99: ${VARIANTS.map((variant) => `${variant} ${num(result.summary[variant].pacedP50Ms, 2)} / ${num(result.summary[variant].pacedP99Ms, 1)} ms`).join(', ')}; idstitch p99 ÷ bare's per round: ${id.pacedP99ToBare.values.map((x) => times(x)).join(', ')}; p99 of all rounds' responses together: ${VARIANTS.map((variant) => `${variant} ${num(result.summary[variant].pacedPooledP99Ms, 1)} ms`).join(', ')} (idstitch ÷ bare ${times(id.pacedPooledP99ToBare)})`,
     `idstitch adds ${num(id.addedCpuMicros.median)} µs of server CPU per request; the leanest peer (${v.bestPeerByCpu}) ${num(result.summary[v.bestPeerByCpu].addedCpuMicros.median)} µs: ${times(v.addedCpuToBestPeer, 2)}`,
     ...result.findings.map((finding) => `finding: ${finding}`),
     result.checks.length ? `CHECKS FAILED:\n  ${result.checks.join('\n  ')}` : 'checks: every variant but bare issues the same cookie and keeps valid ones; no HTTP errors; every idstitch event at the sink; no record refused',

@@ -77,10 +77,11 @@ function requestCostTargets(result: RequestCostResult | undefined, framework: 'e
     {
       id: targets[3][0],
       target: targets[3][1],
-      // Judged at the paced rate: at saturation latency only mirrors throughput (see PACED_RATE); that ratio is shown beside it.
-      measured: `${times(id.pacedP99ToBare.median)} at ${num(result.settings.pacedRate)} req/s (${num(id.pacedP99Ms, 1)} vs ${num(result.summary.bare.pacedP99Ms, 1)} ms); saturated ${times(id.p99ToBare.median)} (${id.latencyP99Ms} vs ${result.summary.bare.latencyP99Ms} ms)`,
-      value: id.pacedP99ToBare.median,
-      met: id.pacedP99ToBare.median <= P99_TO_BARE,
+      // Judged at the paced rate (at saturation latency only mirrors throughput: see PACED_RATE), on
+      // every round's responses together (one pause can set a round's p99); the others beside it.
+      measured: `${times(id.pacedPooledP99ToBare)} at ${num(result.settings.pacedRate)} req/s (${num(id.pacedPooledP99Ms, 1)} vs ${num(result.summary.bare.pacedPooledP99Ms, 1)} ms); median of rounds ${times(id.pacedP99ToBare.median)}; saturated ${times(id.p99ToBare.median)} (${id.latencyP99Ms} vs ${result.summary.bare.latencyP99Ms} ms)`,
+      value: id.pacedPooledP99ToBare,
+      met: id.pacedPooledP99ToBare <= P99_TO_BARE,
       source,
     },
   ];
