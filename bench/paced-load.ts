@@ -4,6 +4,7 @@
 // each second's quota in a burst, and its histogram rounds to whole milliseconds.
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
+import { quantile } from './stats.js';
 
 export interface PacedRequest {
   headers?: Record<string, string>;
@@ -17,7 +18,7 @@ export interface PacedResult {
   failed: number;
   /** Answered per second of the window. */
   reqPerSec: number;
-  /** Every 2xx response's latency (ms), sorted. */
+  /** Every 2xx response's latency (ms), in the order they were answered. */
   latencies: number[];
   /** Latency from each request's hand-off to the pool (at most a timer tick after it was due) to its complete response, ms. */
   p50: number;
@@ -60,11 +61,5 @@ export async function pacedLoad(url: string, options: { rate: number; seconds: n
   await Promise.all(pending);
   const wallMs = performance.now() - start;
   await pool.close();
-  latencies.sort((a, b) => a - b);
   return { sent: total, ok: latencies.length, failed, reqPerSec: latencies.length / (wallMs / 1000), latencies, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
-}
-
-/** The `q` quantile of sorted `values`, rounded to 0.01 (NaN when empty). */
-export function quantile(sorted: readonly number[], q: number): number {
-  return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN) * 100) / 100;
 }

@@ -14,12 +14,12 @@ import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import type { TrackerStats } from 'idstitch';
 import { ask, canPin, nextMessage, pinSelf, spawnTs, startSinkProcess, stopChild, type Message, type RemoteSink } from './child.js';
-import { pacedLoad, quantile } from './paced-load.js';
+import { pacedLoad } from './paced-load.js';
 import { PEERS, type Peer } from './peers.js';
 import { mib, num, percent, table, times } from './report.js';
 import { VARIANT_ROUTES, VARIANTS, type Variant } from './server-variants.js';
 import type { RouteCounts } from './sink.js';
-import { median, ratio, rotate, summarize, type Summary } from './stats.js';
+import { median, quantile, ratio, rotate, summarize, type Summary } from './stats.js';
 
 export type Framework = 'express' | 'koa';
 const SERVERS: Record<Framework, string> = {
@@ -353,7 +353,7 @@ export async function runRequestCost(framework: Framework, options: { smoke: boo
       for (const [position, variant] of rotate(VARIANTS, repetition).entries()) {
         const run = await measureWindow(servers.get(variant)!, sink, repetition, position, settings, pool, checks, pacedLatencies.get(variant)!);
         runs.push(run);
-        log(`  #${repetition + 1} ${variant.padEnd(8)} ${num(run.reqPerSec).padStart(7)} req/s  p50 ${run.latencyMs.p50} ms  p99 ${run.latencyMs.p99} ms (paced: ${run.paced.latencyMs.p50} / ${run.paced.latencyMs.p99} ms)  server CPU ${percent(run.serverCpu, 0)}  autocannon ${percent(run.loadGeneratorCpu, 0)} + sink ${percent(run.sinkCpu, 0)} of core 1`);
+        log(`  #${repetition + 1} ${variant.padEnd(8)} ${num(run.reqPerSec).padStart(7)} req/s  p50 ${run.latencyMs.p50} ms  p99 ${run.latencyMs.p99} ms (paced: ${num(run.paced.latencyMs.p50, 2)} / ${num(run.paced.latencyMs.p99, 1)} ms)  server CPU ${percent(run.serverCpu, 0)}  autocannon ${percent(run.loadGeneratorCpu, 0)} + sink ${percent(run.sinkCpu, 0)} of core 1`);
       }
     }
     const reports = new Map<Variant, DrainReport>();
@@ -364,7 +364,7 @@ export async function runRequestCost(framework: Framework, options: { smoke: boo
     const counts = await sink.counts();
     if (counts.unknown > 0) checks.push(`the sink answered ${counts.unknown} requests to unknown routes with 404`);
     const totals = Object.fromEntries(VARIANTS.map((variant) => [variant, account(variant, reports.get(variant)!, counts.routes, checks, findings)])) as Record<Variant, VariantTotals>;
-    const pooledP99 = new Map([...pacedLatencies].map(([variant, latencies]) => [variant, quantile(latencies.sort((a, b) => a - b), 0.99)]));
+    const pooledP99 = new Map([...pacedLatencies].map(([variant, latencies]) => [variant, quantile(latencies, 0.99)]));
     const result = summarizeRuns(framework, settings, pinned, runs, totals, checks, findings, pooledP99);
     log('');
     log(formatRequestCost(result));
