@@ -82,7 +82,8 @@ export function tracking(options?: TrackerOptions<ExpressRequest> | Tracker): Tr
       } catch (error) {
         // Tracking must never fail the request it rides on.
         tracker.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `idstitch could not attach to the request: ${(error as Error)?.message}`, { cause: error }));
-        if (locals === undefined || locals[SCOPE] === undefined) Object.assign(req, { track: noTrack });
+        // Own, so it wins over the prototype's accessor (which would warn as if not mounted).
+        Object.assign(req, { track: noTrack });
       }
     }
     next?.();
@@ -138,18 +139,9 @@ function ownScope(req: IncomingMessage): RequestScope | undefined {
  */
 const withAccessors = new WeakMap<object, boolean>();
 
-/**
- * Reported once: `req.track` ran on a request whose scope cannot be found (its `res.locals` was
- * replaced after `tracking()` ran, or the route is mounted before it). The call does nothing.
- */
-let warnedLost = false;
+/** `req.track` on a request whose scope cannot be found: does nothing, and says so once. */
 function lostTrack(): void {
-  if (warnedLost) return;
-  warnedLost = true;
-  process.emitWarning(
-    'req.track() ran on a request the idstitch tracking() middleware did not see, or whose res.locals was replaced after it ran; the event was not tracked. Mount app.use(tracking()) before your routes, and add to res.locals instead of replacing it',
-    { code: 'IDSTITCH_NOT_MOUNTED' },
-  );
+  warnNotMounted('req.track');
 }
 
 /**
@@ -250,16 +242,26 @@ function expressUserId(req: unknown): unknown {
   return undefined;
 }
 
-let warnedNotMounted = false;
 function scopeOf(req: IncomingMessage, caller: string): RequestScope | undefined {
   const scope = req === undefined || req === null ? undefined : scopeFor(req);
-  if (scope === undefined && !warnedNotMounted) {
-    warnedNotMounted = true;
-    process.emitWarning(`${caller}(req) was called on a request the idstitch tracking() middleware did not see; mount app.use(tracking()) before your routes`, {
-      code: 'IDSTITCH_NOT_MOUNTED',
-    });
-  }
+  if (scope === undefined) warnNotMounted(`${caller}(req)`);
   return scope;
+}
+
+/** Callers already warned about: each says once that it ran where idstitch has no scope. */
+const warnedNotMounted = new Set<string>();
+
+/**
+ * The scope is missing: the route runs before `tracking()`, or the app replaced `res.locals` (where
+ * the scope lives under Express) after it ran. Warned once per caller; the call does nothing.
+ */
+function warnNotMounted(caller: string): void {
+  if (warnedNotMounted.has(caller)) return;
+  warnedNotMounted.add(caller);
+  process.emitWarning(
+    `${caller} ran on a request the idstitch tracking() middleware did not see, or whose res.locals was replaced after it ran; nothing was tracked. Mount app.use(tracking()) before your routes, and add to res.locals instead of replacing it`,
+    { code: 'IDSTITCH_NOT_MOUNTED' },
+  );
 }
 
 function noTrack(): void {}
