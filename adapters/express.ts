@@ -230,14 +230,16 @@ const expressClient: NodeClient = {
 
 /** Passport puts the user on `req.user`; express-jwt puts the token's claims on `req.auth`. */
 function expressUserId(req: unknown): unknown {
-  // One read at a time: each read of a request is a slow one (see SCOPE), so `auth` only when needed.
-  const user = (req as TrackedRequest).user;
+  // Each read of a request is a slow one (see SCOPE), and slowest for a property it lacks, which V8
+  // then looks for up the whole prototype chain; an `in` test of the same chain costs less. So a
+  // signed-out request (no `user`, no `auth`) is asked twice with `in`, and nothing is read.
+  const user = 'user' in (req as object) ? (req as TrackedRequest).user : undefined;
   if (typeof user === 'string' || typeof user === 'number') return user;
   if (user !== null && typeof user === 'object') {
     const id = (user as { id?: unknown }).id;
     if (id !== undefined && id !== null) return id;
   }
-  const auth = (req as TrackedRequest).auth;
+  const auth = 'auth' in (req as object) ? (req as TrackedRequest).auth : undefined;
   if (auth !== null && typeof auth === 'object') return (auth as { sub?: unknown }).sub;
   return undefined;
 }
