@@ -31,13 +31,16 @@ declare global {
  * Where a request's scope is kept, under a registry symbol so the ESM and CommonJS builds find the
  * same one. Under Express, in `res.locals` (Express's per-request object for the app's own data),
  * and `req.track`, `req.people` and `req.register` are accessors on Express's request prototype
- * that find it there. Nothing is added to the request itself: Node gives every request object a
- * hidden class of its own, so a property added to one costs V8 a new hidden class, about 2 KB
- * that lives long enough to be promoted. `res.locals` is a dictionary object (`Object.create(null)`),
- * where a new key costs no new class. Measured under callgrind (`npm run bench:instructions`): about
- * 20,000 fewer instructions per request, close to a third of idstitch's cost over the bench's floor. A WeakMap keyed by the request costs
- * more still: it keeps the key alive through every young-generation GC (+2.7 KB promoted per request).
- * On bare `node:http` (no `res.locals`), the scope hangs off the request's own `track` function.
+ * that find it there. Nothing is added to the request itself: Express gives every request object
+ * a hidden class of its own (V8 does not reuse the class when `Object.setPrototypeOf` moves a
+ * node:http request onto `app.request`), so a property added to one costs V8 a new class, about
+ * 2 KB that lives long enough to be promoted, and every read of one misses V8's inline caches.
+ * `res.locals` is a dictionary object (`Object.create(null)`), where a new key costs no new class.
+ * Measured under callgrind: about 20,000 fewer instructions per request, over 4,000-request
+ * windows (since found too short to settle a few percent; see bench/instructions.ts). A WeakMap
+ * keyed by the request costs more still: it keeps the key alive through every young-generation GC
+ * (+2.7 KB promoted per request). On bare `node:http` (no `res.locals`), the scope hangs off the
+ * request's own `track` function.
  */
 const SCOPE = Symbol.for('idstitch.scope');
 

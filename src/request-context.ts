@@ -87,7 +87,7 @@ export class NodeRequestContext implements RequestContext {
     this.#client = client;
   }
 
-  /** Read once: `req.headers` is a getter, and each read of a request is a slow one (Node gives every request object a hidden class of its own). */
+  /** Read once: `req.headers` is a getter, and each read of a request is a slow one under Express, which gives every request a hidden class of its own. */
   #headers: IncomingMessage['headers'] | undefined;
 
   cookieHeader(): string | undefined {
@@ -123,7 +123,7 @@ export class NodeRequestContext implements RequestContext {
       pending.push(listener);
       return;
     }
-    // The listeners hang off the wrapper, not the response: Node gives every response object a
+    // The listeners hang off the wrapper, not the response: under Express every response has a
     // hidden class of its own, so each property added to one costs V8 a new class (about 2 KB).
     const listeners = [listener];
     const writeHead = Object.assign(
