@@ -205,6 +205,19 @@ describe('Express middleware: users', () => {
     expect(event!.properties.$user_id).toBe('auth0|abc');
   });
 
+  it('finds a req.user the app defines on its request prototype (a getter), not only an own one', async () => {
+    const app = appWith((a) => {
+      Object.defineProperty(a.request, 'user', { get: () => ({ id: 'from-a-getter' }), configurable: true });
+      a.get('/', (req, res) => {
+        req.track('Viewed Dashboard');
+        res.send('ok');
+      });
+    });
+    await request(app).get('/');
+    const [event] = await delivered(1);
+    expect(event!.properties.$user_id).toBe('from-a-getter');
+  });
+
   it('links on login: one event with both ids, and later events of the request carry the user', async () => {
     const app = appWith((a) => a.post('/login', (req, res) => {
       (req as Request & { user?: unknown }).user = { id: 'u1' }; // what passport's req.login does
