@@ -31,10 +31,11 @@ declare global {
  * Where a request's scope is kept, under a registry symbol so the ESM and CommonJS builds find the
  * same one. Under Express, in `res.locals` (Express's per-request object for the app's own data),
  * and `req.track`, `req.people` and `req.register` are accessors on Express's request prototype
- * that find it there. Nothing is added to the request itself: Express gives every request object
- * a hidden class of its own (V8 does not reuse the class when `Object.setPrototypeOf` moves a
- * node:http request onto `app.request`), so a property added to one costs V8 a new class, about
- * 2 KB that lives long enough to be promoted, and every read of one misses V8's inline caches.
+ * that find it there. Nothing is added to the request itself: under Express every request object
+ * has a hidden class of its own (each property added after `Object.setPrototypeOf` moved it onto
+ * `app.request` builds a class no other request shares, and Express's router adds several), so a
+ * property added to one costs V8 a new class, about 2 KB that lives long enough to be promoted,
+ * and every read of one misses V8's inline caches.
  * `res.locals` is a dictionary object (`Object.create(null)`), where a new key costs no new class.
  * Measured under callgrind: about 20,000 fewer instructions per request, over 4,000-request
  * windows (since found too short to settle a few percent; see bench/instructions.ts). A WeakMap
