@@ -3,7 +3,8 @@
 // promotes most of each request to V8's old generation, which it then collects whole about every
 // 4,000 requests here: over 4,000 requests, one variant's window held such a collection and
 // another's did not, and the same build measured 4 to 9 % above its 30,000-request figure. Over
-// 30,000, two runs of one build land within about 0.6 % of each other. Each Express variant of bench/instructions-server.ts runs under valgrind on core 0; after
+// 30,000, the same code measured twice (its ESM and CommonJS builds) came within 0.5 %. Each
+// Express variant of bench/instructions-server.ts runs under valgrind on core 0; after
 // a warm-up, callgrind counts every instruction the server executes (all threads: GC, JIT, zlib)
 // while autocannon sends a fixed number of requests with the request-cost mix (50 connections,
 // 1 in 10 a new visitor), idstitch's events delivered to the sink included.
