@@ -112,7 +112,7 @@ export function resetUser(req: IncomingMessage): void {
 
 /** The request's identity: `{ deviceId, userId }`, or undefined when the middleware did not run. */
 export function identityOf(req: IncomingMessage): { deviceId: string; userId: string | undefined } | undefined {
-  const scope = req === undefined || req === null ? undefined : scopeFor(req);
+  const scope = scopeFor(req);
   return scope ? { deviceId: scope.deviceId, userId: scope.userId } : undefined;
 }
 
@@ -127,8 +127,9 @@ function expressLocals(req: IncomingMessage, res: ServerResponse): Locals | unde
   return accessorsOn(req) ? (locals as Locals) : undefined;
 }
 
-/** The scope the middleware gave this request, wherever it keeps it. */
-function scopeFor(req: IncomingMessage): RequestScope | undefined {
+/** The scope the middleware gave this request, wherever it keeps it (none for a missing request). */
+function scopeFor(req: IncomingMessage | undefined | null): RequestScope | undefined {
+  if (req === undefined || req === null) return undefined;
   return (req as TrackedRequest).res?.locals?.[SCOPE] ?? ownScope(req);
 }
 
@@ -249,7 +250,7 @@ function expressUserId(req: unknown): unknown {
 }
 
 function scopeOf(req: IncomingMessage, caller: string): RequestScope | undefined {
-  const scope = req === undefined || req === null ? undefined : scopeFor(req);
+  const scope = scopeFor(req);
   if (scope === undefined) warnNotMounted(`${caller}(req)`);
   return scope;
 }

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { canPin, pinSelf, startSinkProcess } from './child.js';
+import { requestMix } from './request-cost.js';
 import { num, table, times } from './report.js';
 
 const SERVER = new URL('./instructions-server.ts', import.meta.url).pathname;
@@ -45,10 +46,7 @@ async function nextJson(running: Pick<Running, 'lines'>, key: string): Promise<R
 }
 
 function sendRequests(url: string, amount: number, pool: readonly string[]): Promise<autocannon.Result> {
-  const requests = Array.from({ length: 100 }, (_, i) =>
-    i % 10 === 0 ? { method: 'GET' as const, path: '/' } : { method: 'GET' as const, path: '/', headers: { cookie: `theme=dark; idstitch_device=${pool[i % pool.length]!}` } },
-  );
-  return autocannon({ url, connections: 50, amount, timeout: 120, requests });
+  return autocannon({ url, connections: 50, amount, timeout: 120, requests: requestMix(pool) });
 }
 
 function control(pid: number, ...args: string[]): void {

@@ -242,7 +242,8 @@ function load(url: string, seconds: number, pool: readonly string[]): Promise<au
 }
 
 /** 100 prebuilt requests per connection cycle: every 10th without a cookie (a new visitor). */
-function requestMix(pool: readonly string[]): Array<{ method: 'GET'; path: string; headers?: Record<string, string> }> {
+/** The request-cost mix: 100 requests, 1 in 10 from a new visitor, the rest with the device cookie among others. */
+export function requestMix(pool: readonly string[]): Array<{ method: 'GET'; path: string; headers?: Record<string, string> }> {
   return Array.from({ length: 100 }, (_, i) => (i % NEW_VISITOR_EVERY === 0 ? { method: 'GET', path: '/' } : { method: 'GET', path: '/', headers: { cookie: cookieHeader(pool[i % pool.length]!) } }));
 }
 
