@@ -1,10 +1,8 @@
-import type { ServerResponse } from 'node:http';
 import type { Next, ParameterizedContext } from 'koa';
 import { ConfigError, IdstitchError } from '../src/errors.js';
 import type { TrackerOptions } from '../src/options.js';
 import type { People } from '../src/people.js';
-import type { Reporter } from '../src/report.js';
-import type { RequestContext } from '../src/request-context.js';
+import { NodeRequestContext } from '../src/request-context.js';
 import type { RequestScope } from '../src/request-scope.js';
 import { createTracker, isTracker, type Tracker } from '../src/tracker.js';
 
@@ -70,28 +68,17 @@ export function tracking(options?: TrackerOptions<KoaContext> | Tracker): Tracki
       await next();
       return;
     }
-    let context: KoaRequestContext | undefined;
     try {
-      context = new KoaRequestContext(ctx, tracker.reporter);
-      const scope = tracker.scope(context, ctx, koaUserId);
+      const scope = tracker.scope(new KoaRequestContext(ctx), ctx, koaUserId);
       tracked[SCOPE] = scope;
       tracked.track = scope.track;
       accessorsOn(ctx);
     } catch (error) {
       // Tracking must never fail the request it rides on.
-      context?.settle(false);
-      context = undefined;
       tracker.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `idstitch could not attach to the request: ${(error as Error)?.message}`, { cause: error }));
       tracked.track = noTrack;
     }
-    let succeeded = false;
-    try {
-      await next();
-      succeeded = true;
-    } finally {
-      // Downstream errors propagate untouched; only the cookie decision depends on them.
-      context?.settle(succeeded);
-    }
+    await next();
   }
   return Object.assign(idstitchTracking, { tracker });
 }
@@ -140,35 +127,20 @@ export function identityOf(ctx: KoaContext): { deviceId: string; userId: string 
 }
 
 /**
- * `RequestContext` over a Koa context. Koa writes the response only after the whole middleware
- * chain has resolved, so the cookie is added when `next()` resolves rather than at Koa's own
- * `writeHead`: on a downstream error `ctx.onerror` removes every header and then writes the error
- * body, and a cookie added at that `writeHead` would go out on the error page, counted as issued.
+ * `RequestContext` over a Koa context: Node's response underneath (so the cookie goes out at header
+ * time, whichever way the response is written: Koa's own respond, its error page, `ctx.respond =
+ * false` with a raw `writeHead`, `ctx.flushHeaders()`), and Koa's proxy-aware view of the client.
  */
-class KoaRequestContext implements RequestContext {
+class KoaRequestContext extends NodeRequestContext {
   readonly #ctx: KoaContext;
-  readonly #reporter: Reporter;
-  #listeners: Array<() => void> = [];
-  /** `downstream` while `next()` runs; then `done`, or `failed` when it rejected. */
-  #phase: 'downstream' | 'done' | 'failed' = 'downstream';
-  #unhook: (() => void) | undefined;
 
-  constructor(ctx: KoaContext, reporter: Reporter) {
+  constructor(ctx: KoaContext) {
+    super(ctx.req, ctx.res);
     this.#ctx = ctx;
-    this.#reporter = reporter;
-  }
-
-  cookieHeader(): string | undefined {
-    return this.#ctx.headers.cookie;
-  }
-
-  header(name: string): string | undefined {
-    // Koa answers '' for a missing header.
-    return this.#ctx.get(name) || undefined;
   }
 
   /** `ctx.href`: protocol and host follow `app.proxy` (X-Forwarded-Proto, X-Forwarded-Host). */
-  requestUrl(): string | undefined {
+  override requestUrl(): string | undefined {
     return this.#ctx.host ? this.#ctx.href : undefined;
   }
 
@@ -177,100 +149,13 @@ class KoaRequestContext implements RequestContext {
    * the client writes unless `app.maxIpsCount` (the number of proxies) trims the list to what they
    * appended. Koa's choice, documented in its request.ips docs; idstitch does not second-guess it.
    */
-  clientIp(): string | undefined {
+  override clientIp(): string | undefined {
     return this.#ctx.ip || undefined;
   }
 
   /** `ctx.secure` trusts `X-Forwarded-Proto` only when `app.proxy` is set. */
-  isSecure(): boolean {
+  override isSecure(): boolean {
     return this.#ctx.secure;
-  }
-
-  headersSent(): boolean {
-    return this.#ctx.headerSent;
-  }
-
-  onHeaders(listener: () => void): void {
-    if (this.#phase === 'failed') return;
-    if (this.#phase === 'done') {
-      // An outer middleware (after our next() resolved): Koa has not responded yet, so write now.
-      if (!this.headersSent()) listener();
-      return;
-    }
-    this.#listeners.push(listener);
-    if (this.#unhook === undefined) this.#hookWriteHead();
-  }
-
-  appendSetCookie(line: string, replacing?: string): void {
-    if (replacing !== undefined) {
-      const current = this.#ctx.response.get('Set-Cookie') as unknown;
-      const lines = Array.isArray(current) ? current.map(String) : current ? [String(current)] : [];
-      const at = lines.indexOf(replacing);
-      if (at !== -1) {
-        lines[at] = line;
-        this.#ctx.set('Set-Cookie', lines);
-        return;
-      }
-    }
-    this.#ctx.append('Set-Cookie', line);
-  }
-
-  getResponseHeader(name: string): string | undefined {
-    // Koa 2 answers '' for a missing header, Koa 3 undefined.
-    const value = this.#ctx.response.get(name) as unknown;
-    if (value === undefined || value === '') return undefined;
-    return Array.isArray(value) ? value.join(', ') : String(value);
-  }
-
-  setResponseHeader(name: string, value: string): void {
-    this.#ctx.set(name, value);
-  }
-
-  /** Called once `next()` settles: writes the pending cookie, unless downstream failed. */
-  settle(succeeded: boolean): void {
-    try {
-      this.#unhook?.();
-      if (succeeded) {
-        this.#phase = 'done';
-        this.#runListeners();
-      } else {
-        // Koa's error handler will wipe the headers; the next request mints the cookie again.
-        this.#phase = 'failed';
-        this.#listeners = [];
-      }
-    } catch (error) {
-      this.#reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `could not write the device cookie: ${(error as Error)?.message}`, { cause: error }));
-    }
-  }
-
-  #runListeners(): void {
-    const listeners = this.#listeners;
-    this.#listeners = [];
-    // Headers already out (`ctx.respond = false` and a handler that wrote them): nothing can be added.
-    if (this.headersSent()) return;
-    for (const run of listeners) run();
-  }
-
-  /**
-   * Headers can also leave while `next()` is still running: `ctx.flushHeaders()` for a stream, or
-   * `ctx.respond = false` with a handler writing to `ctx.res`. Catch that `writeHead` so those
-   * responses carry the cookie too; the hook is removed as soon as `next()` settles.
-   */
-  #hookWriteHead(): void {
-    const res = this.#ctx.res;
-    const writeHead = res.writeHead;
-    const unhook = (): void => {
-      // Someone else may have wrapped writeHead after us: then leave theirs (ours stays inert).
-      if (res.writeHead === hooked) res.writeHead = writeHead;
-    };
-    const hooked = ((...args: unknown[]) => {
-      // Restore first: a listener that itself triggers writeHead must not loop.
-      unhook();
-      if (this.#phase === 'downstream') this.#runListeners();
-      return (writeHead as (...a: unknown[]) => ServerResponse).apply(res, args);
-    }) as ServerResponse['writeHead'];
-    this.#unhook = unhook;
-    res.writeHead = hooked;
   }
 }
 

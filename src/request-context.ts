@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { onHeaders } from './on-headers.js';
 
 /**
  * The adapter contract: what the core needs from a request and its response, and nothing else.
@@ -64,15 +65,10 @@ export const socketClient: NodeClient = {
   },
 };
 
-/** The listeners of a response's wrapped `writeHead`, kept on the wrapper itself. */
-const LISTENERS = Symbol('idstitch.onHeaders');
-
-type WrappedWriteHead = ServerResponse['writeHead'] & { [LISTENERS]?: Array<() => void> };
-
 /**
- * `RequestContext` over `node:http`'s request and response, which Express extends. Writing at
- * header time (by wrapping this response's `writeHead`, which Node calls for implicit headers too)
- * means a device id rotated late in the request still sends exactly one cookie.
+ * `RequestContext` over `node:http`'s request and response, which Express and Koa extend. Writing
+ * at header time (see `on-headers.ts`) means a device id rotated late in the request still sends
+ * exactly one cookie, whichever way the app writes its response.
  */
 export class NodeRequestContext implements RequestContext {
   readonly #req: IncomingMessage;
@@ -116,27 +112,7 @@ export class NodeRequestContext implements RequestContext {
   }
 
   onHeaders(listener: () => void): void {
-    const res = this.#res;
-    const current = res.writeHead as WrappedWriteHead;
-    const pending = current[LISTENERS];
-    if (pending !== undefined) {
-      pending.push(listener);
-      return;
-    }
-    // The listeners hang off the wrapper, not the response: under Express every response has a
-    // hidden class of its own, so each property added to one costs V8 a new class (about 2 KB).
-    const listeners = [listener];
-    const writeHead = Object.assign(
-      function writeHeadWithIdstitch(this: ServerResponse, ...args: unknown[]) {
-        // Emptied first: a listener that itself triggers writeHead must not loop.
-        const run = listeners.splice(0);
-        writeHead[LISTENERS] = undefined;
-        if (!res.headersSent) for (const each of run) each();
-        return (current as (...a: unknown[]) => ServerResponse).apply(this, args);
-      },
-      { [LISTENERS]: listeners },
-    ) as WrappedWriteHead;
-    res.writeHead = writeHead;
+    onHeaders(this.#res, listener);
   }
 
   appendSetCookie(line: string, replacing?: string): void {
