@@ -61,6 +61,8 @@ export interface NormalizedCookie {
   readonly prefix: string;
   /** Attributes after the value, precomputed for plain-HTTP and HTTPS responses. */
   readonly attributes: { readonly insecure: string; readonly secure: string };
+  /** The same attributes with `Max-Age=0`: what deletes a cookie of this name, path and domain. */
+  readonly expired: { readonly insecure: string; readonly secure: string };
   /** `cookie.secret` as a list (the first signs), or undefined when the cookie is unsigned. */
   readonly secrets: readonly string[] | undefined;
   /** The same attributes as fields, for APIs that set a cookie from an object (Next's `cookies().set`). */
@@ -116,7 +118,7 @@ export function normalizeCookie(cookie: CookieOptions | undefined): NormalizedCo
     throw new ConfigError('cookie.name', 'with the __Secure- prefix needs secure not false');
   }
 
-  const attributes = (secureFlag: boolean): string => {
+  const attributes = (secureFlag: boolean, lifetime: number | null = maxAge): string => {
     try {
       // Serialised once with a placeholder value: validates name, path and domain, and gives the
       // attribute string every response reuses (only the value changes per request).
@@ -128,7 +130,7 @@ export function normalizeCookie(cookie: CookieOptions | undefined): NormalizedCo
         sameSite,
         secure: secureFlag,
         ...(domain !== undefined ? { domain } : {}),
-        ...(maxAge !== null ? { maxAge } : {}),
+        ...(lifetime !== null ? { maxAge: lifetime } : {}),
       });
       return line.slice(name.length + 2);
     } catch (error) {
@@ -146,6 +148,10 @@ export function normalizeCookie(cookie: CookieOptions | undefined): NormalizedCo
     attributes: Object.freeze({
       insecure: attributes(secureOnly),
       secure: attributes(secure !== false),
+    }),
+    expired: Object.freeze({
+      insecure: attributes(secureOnly, 0),
+      secure: attributes(secure !== false, 0),
     }),
     fields: Object.freeze({
       path,

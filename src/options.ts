@@ -168,8 +168,12 @@ export interface TrackerConfig {
   readonly url: URL;
   /** Full URL of `/engage`, where profile updates go. */
   readonly engageUrl: URL;
-  /** Signs the cookie that holds an anonymous browser's profile updates until it signs in. */
-  readonly profileSigner: Signer;
+  /**
+   * Signs the cookie that holds an anonymous browser's profile updates until it signs in: the
+   * `cookie.secret` signer. Undefined without one, and nothing is held: a key derived from anything
+   * public (the token ships in browser code) would let anyone forge their own profile's properties.
+   */
+  readonly profileSigner: Signer | undefined;
   /** An event and profile property carrying the user id on identified requests, or undefined (off). */
   readonly userIdProperty: string | undefined;
   readonly authorization: string | undefined;
@@ -363,8 +367,7 @@ export function normalizeOptions(options: TrackerOptions = {}, env: Readonly<Rec
     cookie,
     cookieSigner,
     engageUrl,
-    // Without cookie.secret, keyed by the token: same on every instance, and private in server-only setups.
-    profileSigner: cookieSigner ?? createSigner(`idstitch:profiles:${token ?? apiHostOption ?? ''}`, 'token'),
+    profileSigner: cookieSigner,
     userIdProperty: optionalString(options, 'userIdProperty'),
     linkTag: guardUserSwitch ? linkTagger(cookieSigner, `idstitch:${token ?? apiHostOption ?? ''}`, LINK_TAG_LENGTH) : undefined,
     browserSdkCookie: normalizeDeviceIdSource(options.deviceIdFrom ?? DEFAULTS.deviceIdFrom, token),

@@ -1,6 +1,8 @@
 // Profile updates (Mixpanel's /engage), kept to identified users as the guide advises: an update
 // made while the browser is anonymous is held in a small signed cookie and sent when the user
 // signs in, so no `$device:` profile is ever created (its properties would never reach the user's).
+// Holding needs `cookie.secret`: a cookie signed with anything public (the project token ships in
+// browser code) would let anyone write arbitrary properties into their own profile.
 import { InvalidEventError } from './errors.js';
 import { checkPropertyValue } from './event.js';
 import { describe, isPlainObject } from './options.js';
@@ -66,20 +68,29 @@ export function profileUpdateJson(token: string | undefined, distinctId: string,
   return JSON.stringify({ $token: token ?? '', $distinct_id: distinctId, $ip: '0', [WIRE[operation]]: value });
 }
 
-/** The held updates as a cookie value: base64url JSON, signed. */
-export function encodeHeld(updates: readonly ProfileUpdate[], signer: Signer): string {
-  return signer.sign(Buffer.from(JSON.stringify(updates), 'utf8').toString('base64url'));
+/**
+ * The held updates as a cookie value: base64url JSON of `{ d: deviceId, u: updates }`, signed. The
+ * device id binds them to the anonymous browser identity they were made under: after a reset or a
+ * user switch that id is gone, and so are they.
+ */
+export function encodeHeld(deviceId: string, updates: readonly ProfileUpdate[], signer: Signer): string {
+  return signer.sign(Buffer.from(JSON.stringify({ d: deviceId, u: updates }), 'utf8').toString('base64url'));
 }
 
-/** Held updates from a cookie value, or undefined when it is forged, edited or malformed (each update re-checked). */
-export function decodeHeld(value: string, signer: Signer): ProfileUpdate[] | undefined {
+/**
+ * Held updates from a cookie value, or undefined when it is forged, edited, malformed or held for
+ * another device id (each update re-checked).
+ */
+export function decodeHeld(value: string, signer: Signer, deviceId: string): ProfileUpdate[] | undefined {
   if (value.length > MAX_HELD_COOKIE_BYTES) return undefined;
   const payload = signer.unsign(value);
   if (payload === undefined) return undefined;
   try {
-    const parsed: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-    if (!Array.isArray(parsed) || parsed.length > MAX_HELD_UPDATES) return undefined;
-    return parsed.map((entry: unknown) => {
+    const parsed = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { d?: unknown; u?: unknown } | null;
+    if (parsed === null || typeof parsed !== 'object' || parsed.d !== deviceId) return undefined;
+    const updates = parsed.u;
+    if (!Array.isArray(updates) || updates.length > MAX_HELD_UPDATES) return undefined;
+    return updates.map((entry: unknown) => {
       if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string' || !OPERATIONS.has(entry[0])) throw new Error('not an update');
       return checkProfileUpdate(entry[0] as ProfileOperation, entry[1]);
     });

@@ -11,7 +11,7 @@ const stderrLogger: Logger = {
   error: (message) => process.stderr.write(`idstitch error: ${message}\n`),
 };
 
-const LOUD = new Set(['IDSTITCH_UNAUTHORIZED', 'IDSTITCH_SHUTDOWN_TIMEOUT', 'IDSTITCH_DELIVERY_FAILED']);
+const LOUD = new Set(['IDSTITCH_UNAUTHORIZED', 'IDSTITCH_SHUTDOWN_TIMEOUT', 'IDSTITCH_DELIVERY_FAILED', 'IDSTITCH_UNACKNOWLEDGED']);
 
 /**
  * Routes every error to `onError` when the app gave one; otherwise logs the first of each code
@@ -22,6 +22,7 @@ export class Reporter {
   readonly #onError: ((error: IdstitchError) => void) | undefined;
   readonly #logger: Logger | undefined;
   readonly #seen = new Set<string>();
+  readonly #reportedOnce = new Set<string>();
 
   constructor(onError: ((error: IdstitchError) => void) | undefined, logger: Logger | false | undefined) {
     this.#onError = onError;
@@ -38,6 +39,13 @@ export class Reporter {
       return;
     }
     this.once(error.code, `${error.message} [${error.code}]${this.#seen.has(error.code) ? '' : ' (further reports of this code are counted in stats(), not logged)'}`, LOUD.has(error.code) ? 'error' : 'warn');
+  }
+
+  /** Reports the first error of its code only: a setup problem that every request would repeat. */
+  reportOnce(error: IdstitchError): void {
+    if (this.#reportedOnce.has(error.code)) return;
+    this.#reportedOnce.add(error.code);
+    this.report(error);
   }
 
   /** Logs `message` the first time `key` is seen, at `level`. */

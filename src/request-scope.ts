@@ -1,6 +1,9 @@
 import { IdstitchError, InvalidEventError, UserIdError } from './errors.js';
-import { cookieValues, deviceCookie, encodeDeviceValue, newDeviceId, readDeviceCookie } from './identity.js';
-import { checkProfileUpdate, decodeHeld, encodeHeld, MAX_HELD_COOKIE_BYTES, MAX_HELD_UPDATES, type People, type ProfileOperation, type ProfileUpdate } from './people.js';
+import { privateCacheControl } from './cache-control.js';
+import { HeldProfiles } from './held-profiles.js';
+import { deviceCookie, encodeDeviceValue, newDeviceId, readDeviceCookie } from './identity.js';
+import type { LinkMemory } from './link-memory.js';
+import { checkProfileUpdate, MAX_HELD_COOKIE_BYTES, MAX_HELD_UPDATES, type People, type ProfileOperation, type ProfileUpdate } from './people.js';
 import { readBrowserSdkCookie } from './browser-sdk-cookie.js';
 import type { Identity } from './event.js';
 import type { GetUserId, TrackerConfig } from './options.js';
@@ -15,6 +18,8 @@ export interface ScopeHost {
   readonly config: TrackerConfig;
   readonly counters: TrackerStats;
   readonly reporter: Reporter;
+  /** Links the device cookie could not record, kept for the browser's next request. */
+  readonly links: LinkMemory;
   /** Builds and enqueues; never throws. `fromRequest`: the request's own properties (`requestProperties`), under the event's. */
   emit(event: unknown, properties: unknown, identity: Identity, fromRequest?: Readonly<Record<string, unknown>>): void;
   /** Queues a validated profile update for a user; never throws. */
@@ -59,12 +64,8 @@ export class RequestScope {
   #registered: Record<string, unknown> | undefined;
   #register: ((properties: Record<string, unknown>) => void) | undefined;
   #people: People | undefined;
-  /** Profile updates held for this anonymous browser (read from its cookie on first need). */
-  #held: ProfileUpdate[] | undefined;
-  /** The request came with a profile cookie (valid or not), which an empty hold must clear. */
-  #heldCookieSent = false;
-  #heldPending = false;
-  #heldWritten: string | undefined;
+  /** Profile updates held for this anonymous browser; undefined until needed, and without `cookie.secret`. */
+  #held: HeldProfiles | undefined;
   #heldFullReported = false;
 
   constructor(host: ScopeHost, context: RequestContext, req: unknown, getUserId: GetUserId | undefined, optedOut = false) {
@@ -84,6 +85,11 @@ export class RequestScope {
     } else if (read.deviceId !== undefined) {
       this.#deviceId = read.deviceId;
       this.#link = read.link;
+      if (read.link === undefined && host.config.linkTag !== undefined) {
+        // Linked in an earlier response that could not carry the cookie: recorded now.
+        this.#link = host.links.recall(read.deviceId);
+        if (this.#link !== undefined) this.#writeCookieLater();
+      }
     } else {
       // Missing or malformed: a new id, and the bad value is never echoed, sent or trusted.
       if (read.invalid) host.counters.identity.invalidCookies++;
@@ -206,6 +212,7 @@ export class RequestScope {
     this.#signedOut = true;
     this.#link = undefined;
     this.#guarded = undefined;
+    this.#heldProfiles()?.drop(); // made under the old device id: never anyone else's
     if (this.#optedOut) return; // nothing is written: the browser keeps whatever cookie it has (README, Privacy)
     this.#host.counters.identity.rotated++;
     if (this.#context.readOnly === true) {
@@ -284,9 +291,27 @@ export class RequestScope {
     if (this.#link !== undefined) {
       this.#deviceId = newDeviceId();
       this.#host.counters.identity.switched++;
+      this.#heldProfiles()?.drop(); // held for the previous user's device: not this user's
     }
     this.#link = tag;
-    this.#writeCookieLater();
+    const unwritable = this.#writeCookieLater();
+    if (unwritable !== undefined) this.#linkNotRecorded(tag, unwritable);
+  }
+
+  /**
+   * The device is linked (its event is on its way) but this response cannot carry the cookie that
+   * records it. The tracker keeps the link for the browser's next request, so the guard still
+   * knows it there; reported, since a restart or another instance would not.
+   */
+  #linkNotRecorded(tag: string, why: 'read-only' | 'headers-sent'): void {
+    const host = this.#host;
+    host.counters.identity.linksNotRecorded++;
+    if (!host.links.remember(this.#deviceId, tag)) host.counters.identity.linksForgotten++;
+    host.reporter.report(
+      why === 'headers-sent'
+        ? new IdstitchError('IDSTITCH_HEADERS_SENT', 'a user was linked to this browser after the response headers were sent, so its cookie cannot record the link; this process remembers it for the next request. Call identifyUser(req) before sending or streaming the response')
+        : new IdstitchError('IDSTITCH_COOKIE_READ_ONLY', 'a user was linked to this browser where cookies cannot be set (a Server Component); this process remembers it for the next request. Identify in a Server Action or Route Handler'),
+    );
   }
 
   /** The event's properties over this request's: registered super properties and the user id property. Never throws. */
@@ -312,6 +337,7 @@ export class RequestScope {
       const update = checkProfileUpdate(operation, value);
       const userId = this.userId;
       if (userId !== undefined) {
+        if (userId !== this.#guarded) this.#guard(userId); // a switch drops what the previous user's device held
         this.#release(userId); // earlier held updates first, so the order holds
         this.#host.profile(userId, update);
         return;
@@ -329,14 +355,21 @@ export class RequestScope {
 
   /** An anonymous browser's update waits in its cookie: a `$device:` profile would never reach the user's. */
   #hold(update: ProfileUpdate): void {
-    const held = this.#loadHeld();
     const counters = this.#host.counters.profiles;
+    const held = this.#heldProfiles();
+    if (held === undefined) {
+      counters.notHeld++;
+      this.#host.reporter.reportOnce(
+        new IdstitchError('IDSTITCH_PROFILE_NEEDS_SECRET', 'profile updates for an anonymous browser are held in a signed cookie until sign-in, which needs cookie.secret (anything else would be forgeable): set it, or update profiles after identifyUser. Updates made anonymously are dropped (stats().profiles.notHeld)'),
+      );
+      return;
+    }
     if (this.#context.readOnly === true || this.#context.headersSent()) {
       counters.notHeld++;
       this.#host.reporter.report(new IdstitchError('IDSTITCH_COOKIE_READ_ONLY', 'a profile update for an anonymous browser must be held in a cookie, and none can be set here (a Server Component, or headers already sent): it was dropped'));
       return;
     }
-    if (held.length >= MAX_HELD_UPDATES || encodeHeld([...held, update], this.#host.config.profileSigner).length > MAX_HELD_COOKIE_BYTES) {
+    if (held.hold(this.#deviceId, update) === 'full') {
       counters.notHeld++;
       if (!this.#heldFullReported) {
         this.#heldFullReported = true;
@@ -346,47 +379,26 @@ export class RequestScope {
       }
       return;
     }
-    held.push(update);
     counters.held++;
-    this.#heldPending = true;
     this.#hook();
   }
 
-  /** Sends what this browser held for `userId`, and clears the cookie. */
+  /** Sends what this browser's device held to `userId` (the guard has run: the device is theirs), and clears the cookie. */
   #release(userId: string): void {
-    const held = this.#loadHeld();
-    if (held.length === 0) return;
-    for (const update of held) this.#host.profile(userId, update);
-    this.#host.counters.profiles.released += held.length;
-    held.length = 0;
-    if (this.#context.readOnly !== true && !this.#context.headersSent()) {
-      this.#heldPending = true;
-      this.#hook();
-    }
+    const held = this.#heldProfiles();
+    if (held === undefined) return;
+    const updates = held.take(this.#deviceId);
+    if (updates.length === 0) return;
+    for (const update of updates) this.#host.profile(userId, update);
+    this.#host.counters.profiles.released += updates.length;
+    if (this.#context.readOnly !== true && !this.#context.headersSent()) this.#hook();
   }
 
-  #loadHeld(): ProfileUpdate[] {
+  /** The held updates, created on first need; undefined without `cookie.secret` (nothing is ever held). */
+  #heldProfiles(): HeldProfiles | undefined {
     if (this.#held !== undefined) return this.#held;
-    const header = this.#context.cookieHeader();
-    const [value] = header ? cookieValues(header, { prefix: profileCookiePrefix(this.#host.config) }) : [];
-    this.#heldCookieSent = value !== undefined;
-    // A forged, edited or malformed cookie holds nothing: it is cleared when the response can.
-    return (this.#held = (value && decodeHeld(value, this.#host.config.profileSigner)) || []);
-  }
-
-  #writeHeld(): void {
-    this.#heldPending = false;
-    const held = this.#held ?? [];
-    const config = this.#host.config;
-    const context = this.#context;
-    if (held.length === 0 && !this.#heldCookieSent && this.#heldWritten === undefined) return;
-    const attributes = context.isSecure() ? config.cookie.attributes.secure : config.cookie.attributes.insecure;
-    const line =
-      held.length > 0
-        ? profileCookiePrefix(config) + encodeHeld(held, config.profileSigner) + attributes
-        : profileCookiePrefix(config) + (/; Max-Age=\d+/i.test(attributes) ? attributes.replace(/; Max-Age=\d+/i, '; Max-Age=0') : '; Max-Age=0' + attributes);
-    context.appendSetCookie(line, this.#heldWritten);
-    this.#heldWritten = line;
+    const signer = this.#host.config.profileSigner;
+    return signer === undefined ? undefined : (this.#held = new HeldProfiles(this.#context, this.#host.config.cookie, signer));
   }
 
   #hook(): void {
@@ -395,28 +407,32 @@ export class RequestScope {
     this.#context.onHeaders(() => this.#writeCookie());
   }
 
-  #writeCookieLater(): void {
-    if (this.#optedOut) return; // an opted-out request gets no cookie, new or refreshed
+  /** Asks for the device cookie in this response; says why when it cannot be written. */
+  #writeCookieLater(): 'read-only' | 'headers-sent' | undefined {
+    if (this.#optedOut) return undefined; // an opted-out request gets no cookie, new or refreshed
     if (this.#context.readOnly === true) {
       // Nowhere to store it: this request tracks under an id the browser never keeps. Counted, not thrown.
       this.#host.counters.identity.unwritable++;
-      return;
+      return 'read-only';
     }
     if (this.#context.headersSent()) {
       // Too late for this response (it streams): the next request sees the old cookie and decides again.
       this.#host.counters.identity.cookieAfterHeadersSent++;
-      return;
+      return 'headers-sent';
     }
     this.#cookiePending = true;
     this.#hook();
+    return undefined;
   }
 
   #writeCookie(): void {
-    // A later rotation hooks again: Koa's outer middleware can still reset after ours has written.
+    // A later rotation hooks again: an outer middleware can still reset after this one has written.
     this.#hooked = false;
-    if (this.#heldPending) {
+    const context = this.#context;
+    if (this.#held?.pending === true) {
       try {
-        this.#writeHeld();
+        this.#held.write(this.#deviceId, context.isSecure());
+        context.setResponseHeader('cache-control', privateCacheControl(context.getResponseHeader('cache-control')));
       } catch (error) {
         this.#host.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `could not write the profile cookie: ${(error as Error)?.message}`, { cause: error }));
       }
@@ -424,12 +440,12 @@ export class RequestScope {
     if (!this.#cookiePending) return;
     this.#cookiePending = false;
     try {
-      const context = this.#context;
       const config = this.#host.config;
       const value = encodeDeviceValue({ deviceId: this.#deviceId, link: this.#link });
       const line = deviceCookie(config.cookie, config.cookieSigner ? config.cookieSigner.sign(value) : value, context.isSecure());
       context.appendSetCookie(line, this.#written);
       this.#written = line;
+      if (this.#link !== undefined) this.#host.links.forget(this.#deviceId);
       if (this.#fresh) {
         this.#fresh = false;
         this.#host.counters.identity.issued++;
@@ -447,21 +463,4 @@ export class RequestScope {
       this.#host.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `could not write the device cookie: ${(error as Error)?.message}`, { cause: error }));
     }
   }
-
-}
-
-/** Makes a response private to one browser while keeping the app's other cache directives. */
-export function privateCacheControl(existing: string | undefined): string {
-  if (!existing || existing.trim() === '') return 'private';
-  if (/(^|,)\s*(private|no-store)\s*(,|$)/i.test(existing)) return existing;
-  const kept = existing
-    .split(',')
-    .map((directive) => directive.trim())
-    .filter((directive) => directive !== '' && !/^(public|s-maxage\s*=.*)$/i.test(directive));
-  return ['private', ...kept].join(', ');
-}
-
-/** The cookie holding an anonymous browser's profile updates: the device cookie's name plus `_profile`. */
-function profileCookiePrefix(config: TrackerConfig): string {
-  return `${config.cookie.name}_profile=`;
 }

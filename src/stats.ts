@@ -58,6 +58,10 @@ export interface TrackerStats {
     invalidCookies: number;
     /** Cookies that could not be written because headers were already sent. */
     cookieAfterHeadersSent: number;
+    /** Links (a user signing in on a device) the device cookie could not record; the tracker keeps them for the browser's next request. */
+    linksNotRecorded: number;
+    /** Such links forgotten because the tracker already kept its bound (`MAX_REMEMBERED_LINKS`, 10,000). */
+    linksForgotten: number;
     /** Requests whose new or rotated device id could not be stored: the response was read-only (Next.js Server Components). */
     unwritable: number;
     /** User ids refused (deny-listed, empty, too long, wrong type) and treated as anonymous. */
@@ -102,6 +106,8 @@ export function createStats(): TrackerStats {
       switched: 0,
       invalidCookies: 0,
       cookieAfterHeadersSent: 0,
+      linksNotRecorded: 0,
+      linksForgotten: 0,
       unwritable: 0,
       invalidUserIds: 0,
       userIdResolverErrors: 0,

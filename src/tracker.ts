@@ -2,6 +2,7 @@ import { Delivery } from './delivery.js';
 import { DeliveryError, IdstitchError, InvalidEventError, UserIdError } from './errors.js';
 import { buildEvent, type Identity } from './event.js';
 import { normalizeOptions, type GetUserId, type TrackerConfig, type TrackerOptions } from './options.js';
+import { LinkMemory } from './link-memory.js';
 import { EventQueue } from './queue.js';
 import { isOptedOut } from './privacy.js';
 import { Reporter } from './report.js';
@@ -30,6 +31,8 @@ export class Tracker implements ScopeHost {
   /** @internal Live counters; read them through stats(). */
   readonly counters: TrackerStats;
   readonly reporter: Reporter;
+  /** @internal Links the device cookie could not record (see `LinkMemory`). */
+  readonly links = new LinkMemory();
   readonly #queue: EventQueue;
   readonly #delivery: Delivery;
   readonly #transport: Transport;
@@ -61,11 +64,13 @@ export class Tracker implements ScopeHost {
       authorization: undefined, // /engage authenticates by the $token inside each update
       gzipLevel: false, // "This API does not support gzip encoding" (contract §1.4)
       timeoutMs: this.config.timeoutMs,
-      connections: 1, // profiles are few; one connection keeps each user's updates in order
+      connections: 1,
     });
     // /engage answers like /track?verbose=1: 200 with {status, error} (contract §3.3).
     this.#profileDelivery = new Delivery(this.#profileTransport, 'track', this.config.retry, this.#profileCounters, this.reporter);
-    this.#profileQueue = new EventQueue(this.config, this.#profileDelivery.deliver);
+    // One batch at a time, retries included: a later `$set` must never land before an earlier one
+    // that is waiting to be retried, or the older value would win. Profiles are few.
+    this.#profileQueue = new EventQueue({ ...this.config, maxConcurrentRequests: 1 }, this.#profileDelivery.deliver);
   }
 
   /** @internal Queues one validated profile update for `userId` (sent to `/engage`). Never throws. */

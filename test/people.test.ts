@@ -5,7 +5,7 @@ import express, { type Express, type Request } from 'express';
 import Koa from 'koa';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { identifyUser, tracking, type TrackingMiddleware } from '../adapters/express.js';
+import { identifyUser, resetUser, tracking, type TrackingMiddleware } from '../adapters/express.js';
 import { identifyUser as identifyCtx, tracking as koaTracking } from '../adapters/koa.js';
 import { startCollector } from '../src/collector/index.js';
 import type { IdstitchError, TrackerOptions } from '../src/index.js';
@@ -29,9 +29,12 @@ afterEach(async () => {
   await stub.close();
 });
 
+/** Holding anonymous updates needs a cookie secret (nothing public can sign them). */
+const SECRET = 'people-test-secret-0123456789';
+
 /** An app where `?user=` signs in through req.user, POST /login?user= identifies, and `routes` add the rest. */
 function appWith(routes: (app: Express) => void, options: TrackerOptions = {}): Express {
-  const m = tracking({ apiHost: stub.url, token: 'people-token', onError: (error) => errors.push(error), ...options });
+  const m = tracking({ apiHost: stub.url, token: 'people-token', cookie: { secret: SECRET }, onError: (error) => errors.push(error), ...options });
   middleware = m;
   const app = express();
   app.use((req, _res, next) => {
@@ -114,10 +117,92 @@ describe('req.people: profiles for identified users only', () => {
 
   it('ignores a forged or edited profile cookie: nothing is sent from it', async () => {
     const app = appWith(() => undefined);
-    const forged = Buffer.from(JSON.stringify([['set', { plan: 'enterprise' }]])).toString('base64url') + '.' + 'A'.repeat(43);
+    const forged = Buffer.from(JSON.stringify({ d: '6f1c2a4e-9b7d-4c3e-8a2f-1d0e9c8b7a65', u: [['set', { plan: 'enterprise' }]] })).toString('base64url') + '.' + 'A'.repeat(43);
     const login = await request(app).post('/login?user=ada').set('Cookie', `idstitch_device_profile=${forged}`).expect(200);
     expect(await engaged()).toEqual([]);
     expect(profileCookie(login)).toBeUndefined(); // nothing held, nothing released: the stale cookie is left to expire unread
+  });
+
+  it('never gives held updates to anyone but the first user identified on that device: resetUser and a user switch drop them', async () => {
+    const app = appWith((a) => {
+      a.post('/note', (req, res) => {
+        req.people.set({ secret_note: String(req.query.note) });
+        res.send('ok');
+      });
+      a.post('/logout', (req, res) => {
+        resetUser(req);
+        res.send('ok');
+      });
+    });
+    const browser = request.agent(app);
+    // Someone writes a note anonymously, then the browser is reset (a logout), then another person signs in.
+    await browser.post('/note?note=mine').expect(200);
+    const reset = await browser.post('/logout').expect(200);
+    expect(profileCookie(reset), 'the held cookie is cleared on reset').toMatch(/^idstitch_device_profile=; Max-Age=0;/);
+    await browser.post('/login?user=grace').expect(200);
+    expect(await engaged()).toEqual([]);
+
+    // Grace's device: anonymous notes after her session ended, then someone else signs in without a logout.
+    await browser.post('/note?note=after-grace').expect(200);
+    const switched = await browser.post('/login?user=lin').expect(200);
+    expect(middleware!.tracker.stats().identity.switched).toBe(1);
+    expect(profileCookie(switched)).toMatch(/^idstitch_device_profile=; Max-Age=0;/);
+    expect(await engaged(), 'lin never receives what was held on grace\'s device').toEqual([]);
+    expect(middleware!.tracker.stats().profiles).toMatchObject({ held: 2, released: 0 });
+  });
+
+  it('a held cookie copied onto another device id holds nothing there', async () => {
+    const app = appWith((a) => a.post('/note', (req, res) => {
+      req.people.set({ note: 'x' });
+      res.send('ok');
+    }));
+    const first = await request(app).post('/note').expect(200);
+    const held = profileCookie(first)!.split(';')[0]!;
+    const otherDevice = 'idstitch_device=0b8f8c1e-2d3a-4f5b-9c6d-7e8f9a0b1c2d';
+    await request(app).post('/login?user=ada').set('Cookie', `${held}; ${otherDevice}`).expect(200);
+    expect(await engaged()).toEqual([]);
+  });
+
+  it('holds nothing without cookie.secret: IDSTITCH_PROFILE_NEEDS_SECRET is reported once, updates counted as notHeld', async () => {
+    const app = appWith(
+      (a) => a.post('/prefs', (req, res) => {
+        req.people.set({ theme: 'dark' });
+        req.people.set({ plan: 'free' });
+        res.send('ok');
+      }),
+      { cookie: {} },
+    );
+    const browser = request.agent(app);
+    const anonymous = await browser.post('/prefs').expect(200);
+    await browser.post('/prefs').expect(200);
+    expect(profileCookie(anonymous)).toBeUndefined();
+    // A cookie "signed" with what a token-keyed scheme would use is not even read.
+    await browser.post('/login?user=ada').set('Cookie', 'idstitch_device_profile=anything.' + 'A'.repeat(43)).expect(200);
+    expect(await engaged()).toEqual([]);
+    expect(errors.map((e) => e.code)).toEqual(['IDSTITCH_PROFILE_NEEDS_SECRET']);
+    expect(middleware!.tracker.stats().profiles).toMatchObject({ held: 0, notHeld: 4 });
+  });
+
+  it("applies a user's updates in the order they were made, even when the first request to /engage is retried", async () => {
+    const app = appWith((a) => a.post('/plan', (req, res) => {
+      req.people.set({ plan: String(req.query.plan) });
+      res.send('ok');
+    }), { flushAt: 1, minRetryDelayMs: 50, maxRetryDelayMs: 100 });
+    let first = true;
+    stub.otherwise((req) => {
+      if (req.path !== '/engage') return {};
+      if (first) {
+        first = false;
+        return { status: 503 };
+      }
+      return { body: { status: 1, error: null } };
+    });
+    await request(app).post('/plan?as=ada&plan=free').expect(200);
+    await stub.waitForRequests(1);
+    await request(app).post('/plan?as=ada&plan=pro').expect(200);
+    await middleware!.tracker.flush();
+    const answered = stub.requests.filter((r) => r.path === '/engage' && r.outcome === 200).flatMap((r) => r.events as unknown as Array<{ $set: { plan: string } }>);
+    expect(answered.map((update) => update.$set.plan), 'the last update applied is the last one made').toEqual(['free', 'pro']);
   });
 
   it(`holds at most ${MAX_HELD_UPDATES} updates; the rest are counted as notHeld and reported once`, async () => {
@@ -149,7 +234,7 @@ describe('req.people: profiles for identified users only', () => {
   it('into the collector: an anonymous update reaches the user\'s profile after sign-up, and no $device: profile exists', async () => {
     const collector = await startCollector({ port: 0 });
     try {
-      const m = tracking({ apiHost: collector.url, token: 'collector-token' });
+      const m = tracking({ apiHost: collector.url, token: 'collector-token', cookie: { secret: SECRET } });
       middleware = m;
       const app = express();
       app.use(m);
@@ -223,7 +308,7 @@ describe('req.register and userIdProperty', () => {
 
 describe('Koa: ctx.people and ctx.register', () => {
   it('holds, releases on identifyUser(ctx), and registers for the rest of the request', async () => {
-    const m = koaTracking({ apiHost: stub.url, token: 'people-token' });
+    const m = koaTracking({ apiHost: stub.url, token: 'people-token', cookie: { secret: SECRET } });
     middleware = { tracker: m.tracker };
     const app = new Koa();
     app.use(m);

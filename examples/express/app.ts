@@ -5,6 +5,7 @@
 //   app.listen(3000);   // … and on shutdown: await tracker.shutdown();
 //
 // examples/start.ts runs it against the local collector (idstitch/collector).
+import { randomBytes } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { identifyUser, identityOf, resetUser, tracking, type Tracker, type TrackerOptions } from 'idstitch/express';
 import { createSession, type Session } from './session.js';
@@ -20,6 +21,12 @@ export interface ExampleAppOptions {
   trackerOptions?: Omit<TrackerOptions, 'apiHost' | 'token'>;
   /** Signs the session cookie. Default: random per process (a restart signs everyone out). */
   sessionSecret?: string | Buffer;
+  /**
+   * idstitch's `cookie.secret`: signs the device cookie and lets an anonymous browser's profile
+   * updates be held until sign-in. Default `IDSTITCH_COOKIE_SECRET`, else random per process (a
+   * restart gives every browser a new device id). A real app takes a stable one from its secret store.
+   */
+  cookieSecret?: string;
   /** The local collector's base URL, linked from every page. */
   collectorUrl?: string;
 }
@@ -35,10 +42,21 @@ export interface ExampleApp {
 /** What the session middleware puts on the request; idstitch's default getUserId reads `req.user.id`. */
 type AppRequest = Request & { user?: User };
 
+/** The tracker options both examples (Express and Koa) use. */
+export function exampleTrackerOptions(options: ExampleAppOptions): TrackerOptions {
+  const secret = options.cookieSecret ?? process.env.IDSTITCH_COOKIE_SECRET ?? randomBytes(32).toString('base64url');
+  return {
+    ...options.trackerOptions,
+    cookie: { secret, ...options.trackerOptions?.cookie },
+    ...(options.apiHost ? { apiHost: options.apiHost } : {}),
+    ...(options.token ? { token: options.token } : {}),
+  };
+}
+
 export function createApp(options: ExampleAppOptions = {}): ExampleApp {
   const users = new UserStore();
   const session = createSession(options.sessionSecret);
-  const middleware = tracking({ ...options.trackerOptions, ...(options.apiHost ? { apiHost: options.apiHost } : {}), ...(options.token ? { token: options.token } : {}) });
+  const middleware = tracking(exampleTrackerOptions(options));
   const app = express();
   const context = (req: Request): PageContext => ({ user: (req as AppRequest).user, collectorUrl: options.collectorUrl });
 

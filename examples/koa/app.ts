@@ -8,7 +8,7 @@
 // examples/koa/start.ts runs it against the local collector (idstitch/collector).
 import Koa, { type Context } from 'koa';
 import { identifyUser, identityOf, resetUser, tracking, type Tracker } from 'idstitch/koa';
-import type { ExampleAppOptions } from '../express/app.js';
+import { exampleTrackerOptions, type ExampleAppOptions } from '../express/app.js';
 import { createSession, type Session } from '../express/session.js';
 import { MIN_PASSWORD_LENGTH, UserStore, type User } from '../express/users.js';
 import { homePage, loginPage, pricingPage, signupPage, whoamiPage, type Framework, type PageContext } from '../express/views.js';
@@ -34,7 +34,7 @@ type Route = (ctx: Context) => void | Promise<void>;
 export function createApp(options: ExampleAppOptions = {}): ExampleApp {
   const users = new UserStore();
   const session = createSession(options.sessionSecret);
-  const middleware = tracking({ ...options.trackerOptions, ...(options.apiHost ? { apiHost: options.apiHost } : {}), ...(options.token ? { token: options.token } : {}) });
+  const middleware = tracking(exampleTrackerOptions(options));
   const app = new Koa();
   const context = (ctx: Context): PageContext => ({ user: ctx.state.user as User | undefined, collectorUrl: options.collectorUrl, framework: KOA });
   const page = (ctx: Context, html: string, status = 200): void => {

@@ -88,9 +88,11 @@ async function driveWrongFlows(target: Collector): Promise<{ shared: string; kio
 
   // A kiosk whose session ends without a reset: Dave signs up; his session cookie expires, the device cookie stays.
   const kioskAgent = request.agent(app);
-  const kiosk = deviceOf(await kioskAgent.get('/'));
+  const kioskFirst = await kioskAgent.get('/');
+  const kiosk = deviceOf(kioskFirst);
   await signUp(kioskAgent, 'Dave');
-  const kioskCookie = `idstitch_device=${kiosk}`;
+  // The device cookie as the kiosk's browser first got it (signed: the example sets a cookie secret).
+  const kioskCookie = ([] as string[]).concat(kioskFirst.headers['set-cookie'] ?? []).find((line) => line.startsWith('idstitch_device='))!.split(';')[0]!;
   await request(app).get('/').set('Cookie', kioskCookie); // Erin browses: attributed to Dave
   await request(app).get('/pricing').set('Cookie', kioskCookie);
   const erin = await request(app).post('/signup').set('Cookie', kioskCookie).type('form').send(form({ name: 'Erin', email: 'erin@example.com', password: PASSWORD }));

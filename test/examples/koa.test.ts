@@ -59,7 +59,8 @@ describe('the Koa example over HTTP', () => {
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const first = request.agent(base);
     const home = await first.get('/').expect(200);
-    expect(home.headers['set-cookie']).toEqual([expect.stringMatching(/^idstitch_device=[0-9a-f-]{36}; /)]);
+    // Signed: the example gives idstitch a cookie secret (which also lets anonymous profile updates be held).
+    expect(home.headers['set-cookie']).toEqual([expect.stringMatching(/^idstitch_device=[0-9a-f-]{36}\.[A-Za-z0-9_-]{43}; /)]);
     expect(home.headers['content-security-policy']).toContain("default-src 'none'");
     await first.get('/pricing').expect(200);
     const anonymous = await whoami(first);
