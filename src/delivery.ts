@@ -25,6 +25,7 @@ export class Delivery {
   #hurry = false;
   readonly #sleepers = new Set<() => void>();
   #unauthorizedReported = false;
+  #unacknowledgedReported = false;
 
   constructor(transport: Transport, endpoint: 'import' | 'track', policy: RetryPolicy, stats: TrackerStats, reporter: Reporter) {
     this.#transport = transport;
@@ -90,6 +91,17 @@ export class Delivery {
           );
           return;
         case 'retry': {
+          if (verdict.unacknowledged === true && !this.#unacknowledgedReported) {
+            // Said at once, not after the retries: it is usually an apiHost that is not Mixpanel's API.
+            this.#unacknowledgedReported = true;
+            this.#reporter.report(
+              new DeliveryError('IDSTITCH_UNACKNOWLEDGED', `${verdict.reason}: is apiHost the ingestion API? The batch is retried, and dropped as retries_exhausted if no acknowledgement comes`, {
+                reason: 'unacknowledged',
+                count,
+                status: attempt.kind === 'response' ? attempt.status : undefined,
+              }),
+            );
+          }
           if (retry >= this.#policy.maxRetries) {
             this.#drop(count, 'retries_exhausted');
             this.#reporter.report(

@@ -16,7 +16,8 @@ export interface FailedRecord {
 export type Verdict =
   | { readonly action: 'delivered' }
   | { readonly action: 'partial'; readonly failed: readonly FailedRecord[]; readonly imported: number | undefined }
-  | { readonly action: 'retry'; readonly reason: string; readonly retryAfterMs: number | undefined }
+  /** `unacknowledged`: a 2xx whose body is not the API's acknowledgement (a wrong `apiHost`, a captive portal). */
+  | { readonly action: 'retry'; readonly reason: string; readonly retryAfterMs: number | undefined; readonly unacknowledged?: true }
   | { readonly action: 'split' }
   | { readonly action: 'drop'; readonly reason: 'rejected' | 'unauthorized'; readonly message: string; readonly status: number };
 
@@ -35,7 +36,10 @@ export function classify(attempt: Attempt, endpoint: 'import' | 'track', now = D
   const { status, body } = attempt;
   if (status >= 200 && status < 300) {
     if (endpoint === 'track') return classifyTrackBody(body, status);
-    return { action: 'delivered' };
+    // Strict /import acknowledges with {code: 200, num_records_imported, status: "OK"} (contract §3.2).
+    const parsed = parseJson(body) as { num_records_imported?: unknown } | undefined;
+    if (parsed !== null && typeof parsed === 'object' && typeof parsed.num_records_imported === 'number') return { action: 'delivered' };
+    return unacknowledged(status, body);
   }
   if (status === 413) return { action: 'split' };
   if (status === 401 || status === 403) {
@@ -54,16 +58,28 @@ export function classify(attempt: Attempt, endpoint: 'import' | 'track', now = D
   return { action: 'drop', reason: 'rejected', status, message: `${status} from the ingestion API (${errorText(body)})` };
 }
 
-/** `/track?verbose=1` answers 200 with `{status, error}`; without verbose, `1` or `0` (contract §3.1). */
+/**
+ * `/track?verbose=1` and `/engage?verbose=1` answer 200 with `{status, error}`; without verbose,
+ * `1` or `0` (contract §3.1, §3.3). Anything else is not an answer from the API.
+ */
 function classifyTrackBody(body: string, status: number): Verdict {
   const trimmed = body.trim();
   if (trimmed === '1') return { action: 'delivered' };
+  if (trimmed === '0') return { action: 'drop', reason: 'rejected', status, message: 'the API refused the batch (0)' };
   const parsed = parseJson(trimmed) as { status?: unknown; error?: unknown } | undefined;
-  if (parsed && (parsed.status === 1 || parsed.status === '1')) return { action: 'delivered' };
-  const message = typeof parsed?.error === 'string' ? parsed.error : trimmed.slice(0, 200) || 'empty body';
+  const verdict = parsed !== null && typeof parsed === 'object' ? parsed.status : undefined;
+  if (verdict === 1 || verdict === '1') return { action: 'delivered' };
+  if (verdict !== 0 && verdict !== '0') return unacknowledged(status, body);
+  const message = typeof parsed!.error === 'string' ? parsed!.error : 'no reason given';
   // The one /track failure users report as transient (contract §3.1, U14).
   if (/temporary failure/i.test(message)) return { action: 'retry', reason: message, retryAfterMs: undefined };
-  return { action: 'drop', reason: 'rejected', status, message: `/track refused the batch: ${message}` };
+  return { action: 'drop', reason: 'rejected', status, message: `the API refused the batch: ${message}` };
+}
+
+/** A success status without the API's acknowledgement: nothing says the records arrived, so they are sent again. */
+function unacknowledged(status: number, body: string): Verdict {
+  const sample = body.trim().slice(0, 80).replace(/\s+/g, ' ') || 'an empty body';
+  return { action: 'retry', reason: `HTTP ${status} without the API's acknowledgement (${sample})`, retryAfterMs: undefined, unacknowledged: true };
 }
 
 function toFailedRecord(record: unknown): FailedRecord {

@@ -5,7 +5,7 @@ import type { Attempt } from './retry.js';
 
 const gzip = promisify(gzipCallback);
 
-/** The most of a response body read; Mixpanel's replies are small, and a hostile one must not fill memory. */
+/** The most of a response body read (bytes); Mixpanel's replies are small, and a hostile one must not fill memory. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 const OPEN = Buffer.from('[');
 const CLOSE = Buffer.from(']');
@@ -58,20 +58,34 @@ export class Transport {
     return { body: await gzip(raw, { level: this.#options.gzipLevel }), gzipped: true };
   }
 
+  /**
+   * One attempt, over within `timeoutMs` in total: connecting, sending and reading the whole answer.
+   * undici's own timeouts only bound the gaps between chunks, and a body that trickles a byte at a
+   * time would otherwise hold a request slot for hours. `signal` aborts it early (shutdown).
+   */
   async send(payload: Payload, signal: AbortSignal): Promise<Attempt> {
+    const attempt = new AbortController();
+    const timeoutMs = this.#options.timeoutMs;
+    const deadline = setTimeout(() => attempt.abort(new Error(`no complete answer within timeoutMs (${timeoutMs} ms)`)), timeoutMs);
+    const stop = (): void => attempt.abort(signal.reason);
+    signal.addEventListener('abort', stop, { once: true });
     try {
+      if (signal.aborted) stop();
       const response = await request(this.#options.url, {
         method: 'POST',
         dispatcher: this.#agent,
         headers: payload.gzipped ? { ...this.#headers, 'content-encoding': 'gzip' } : this.#headers,
         body: payload.body,
-        signal,
+        signal: attempt.signal,
       });
       const body = await readCapped(response.body);
       const retryAfter = response.headers['retry-after'];
       return { kind: 'response', status: response.statusCode, body, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter };
     } catch (error) {
       return { kind: 'network', error: error instanceof Error ? error : new Error(String(error)) };
+    } finally {
+      clearTimeout(deadline);
+      signal.removeEventListener('abort', stop);
     }
   }
 

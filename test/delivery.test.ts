@@ -259,6 +259,26 @@ describe('delivery: refusals', () => {
     expect(rejected.records[0]!.message).toContain('properties.time');
   });
 
+  it('counts from num_records_imported when a strict 400 names no usable index', async () => {
+    stub.reply({
+      status: 400,
+      body: {
+        code: 400,
+        error: 'some data points in the request failed validation',
+        // One entry, no index, for two records the API did not take: only the count says how many.
+        failed_records: ['a bare string, as identity verbs come back'],
+        num_records_imported: 3,
+        status: 'Bad Request',
+      },
+    });
+    const t = trackerFor();
+    for (let n = 0; n < 5; n++) t.track(`Event ${n}`, {}, { deviceId: 'device-1' });
+    await t.flush();
+    expect(t.stats()).toMatchObject({ delivered: 3, retries: 0 });
+    expect(t.stats().dropped.rejected).toBe(2);
+    expect(errorsWith('IDSTITCH_RECORDS_REJECTED')[0]).toMatchObject({ count: 2 });
+  });
+
   it('reports a 401 once however many batches it refuses, and never retries', async () => {
     stub.otherwise({ status: 401, body: UNAUTHORIZED });
     const t = trackerFor({ flushAt: 2, maxBatchSize: 2 });
@@ -270,6 +290,113 @@ describe('delivery: refusals', () => {
     expect(t.stats().dropped.unauthorized).toBe(6);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ code: 'IDSTITCH_UNAUTHORIZED', reason: 'unauthorized', status: 401 });
+  });
+});
+
+describe('delivery: only an acknowledgement counts as delivered', () => {
+  const HTML = { status: 200, body: '<!doctype html><title>Sign in to the Wi-Fi</title>', headers: { 'content-type': 'text/html' } };
+
+  it('retries a 200 that is an HTML page (a wrong apiHost, a captive portal), reports it once, and counts delivery only on the real answer', async () => {
+    stub.reply(HTML, HTML);
+    const t = trackerFor({ flushAt: 10 });
+    trackPageViews(t, 30);
+    await t.flush();
+    expect(t.stats()).toMatchObject({ delivered: 30, tracked: 30 });
+    expect(t.stats().retries).toBeGreaterThanOrEqual(2);
+    expect(errorsWith('IDSTITCH_UNACKNOWLEDGED')).toHaveLength(1);
+    expect(errorsWith('IDSTITCH_UNACKNOWLEDGED')[0]!.message).toContain('Sign in to the Wi-Fi');
+    expect(uniqueByInsertId(stub.events())).toHaveLength(30);
+  });
+
+  it('drops as retries_exhausted, never delivered, when no acknowledgement ever comes', async () => {
+    stub.otherwise({ status: 200, body: 'OK' });
+    const t = trackerFor({ maxRetries: 2 });
+    trackPageViews(t, 5);
+    await t.flush();
+    expect(t.stats()).toMatchObject({ delivered: 0, requests: 3 });
+    expect(t.stats().dropped.retries_exhausted).toBe(5);
+    expect(errors.map((error) => error.code)).toEqual(['IDSTITCH_UNACKNOWLEDGED', 'IDSTITCH_DELIVERY_FAILED']);
+  });
+
+  it('checks /engage the same way: {status: 1} or nothing', async () => {
+    stub.otherwise((request) => (request.path === '/engage' ? { status: 200, body: { code: 200, num_records_imported: 1, status: 'OK' } } : {}));
+    const t = trackerFor({ maxRetries: 1 });
+    t.track('Warm Up', {}, { deviceId: 'device-1' });
+    (t as unknown as { profile(userId: string, update: readonly [string, unknown]): void }).profile('ada', ['set', { plan: 'pro' }]);
+    await t.flush();
+    expect(t.stats().profiles).toMatchObject({ delivered: 0, requests: 2 });
+    expect(t.stats().profiles.dropped.retries_exhausted).toBe(1);
+  });
+
+  it('ends an attempt whose answer trickles in within timeoutMs in total, not per chunk, and retries it', async () => {
+    const { createServer } = await import('node:http');
+    const opened: number[] = [];
+    const closed: number[] = [];
+    let answered = 0;
+    const slow = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        answered++;
+        if (answered > 1) {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 200, num_records_imported: 1, status: 'OK' }));
+          return;
+        }
+        opened.push(performance.now());
+        res.writeHead(200, { 'content-type': 'application/json' });
+        // One byte every 50 ms: undici's per-chunk timeouts never fire.
+        const drip = setInterval(() => res.write(' '), 50);
+        res.on('close', () => {
+          clearInterval(drip);
+          closed.push(performance.now());
+        });
+      });
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (slow.address() as import('node:net').AddressInfo).port;
+      const t = trackerFor({ apiHost: `http://127.0.0.1:${port}`, timeoutMs: 400 });
+      t.track('Slow', {}, { deviceId: 'device-1' });
+      await t.flush();
+      // Without a total deadline the first attempt would never end, and flush() never resolve.
+      expect(t.stats()).toMatchObject({ delivered: 1, retries: 1 });
+      expect(closed, 'the trickling answer was cut off by the client').toHaveLength(1);
+      expect(opened).toHaveLength(1);
+    } finally {
+      slow.closeAllConnections();
+      await new Promise<void>((resolve) => slow.close(() => resolve()));
+    }
+  });
+
+  it('reads at most 1 MiB of an answer: an endless body is cut off, not read until the deadline', async () => {
+    const { createServer } = await import('node:http');
+    let written = 0;
+    const endless = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const chunk = Buffer.alloc(64 * 1024, 0x20);
+        const pump = (): void => {
+          while (!res.destroyed) {
+            written += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', pump);
+          }
+        };
+        pump();
+      });
+    });
+    await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (endless.address() as import('node:net').AddressInfo).port;
+      const t = trackerFor({ apiHost: `http://127.0.0.1:${port}`, timeoutMs: 60_000, maxRetries: 0 });
+      t.track('Endless', {}, { deviceId: 'device-1' });
+      await t.flush();
+      // Truncated at 1 MiB, the body is no acknowledgement; without the cap flush() would wait out the 60 s deadline.
+      expect(t.stats().dropped.retries_exhausted).toBe(1);
+      expect(written, 'the server stopped being read soon after 1 MiB').toBeLessThan(32 * 1024 * 1024);
+    } finally {
+      endless.closeAllConnections();
+      await new Promise<void>((resolve) => endless.close(() => resolve()));
+    }
   });
 });
 

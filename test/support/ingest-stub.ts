@@ -215,10 +215,11 @@ function parseEvents(body: Buffer): MixpanelEvent[] {
   }
 }
 
-/** Sends `reply`, filling gaps with what strict `/import` or verbose `/track` answers on success (contract §3). */
+/** Sends `reply`, filling gaps with what strict `/import` or verbose `/track` and `/engage` answer on success (contract §3). */
 function answer(record: RecordedRequest, reply: Exclude<Reply, 'reset' | 'hang'>, res: http.ServerResponse): void {
   const status = reply.status ?? 200;
-  const track = /^\/track\/?$/.test(record.path);
+  // /track and /engage (and /groups) answer verbose {status, error}; strict /import counts what it took.
+  const track = /^\/(track|engage|groups)\/?$/.test(record.path);
   let body = reply.body;
   if (body === undefined && status === 200) {
     body = track ? { status: 1, error: null } : { code: 200, num_records_imported: record.events.length, status: 'OK' };
