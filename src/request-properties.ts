@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { ConfigError } from './errors.js';
 import { describe, rejectUnknown } from './option-checks.js';
+import { normalizeRedaction, type UrlRedactor } from './url-redaction.js';
 
 /** Which request properties to add; each is off unless named `true`. */
 export interface RequestPropertiesOptions {
@@ -18,6 +19,13 @@ export interface RequestPropertiesOptions {
   utm?: boolean;
   /** `$browser`, `$browser_version`, `$os`, `$device`, parsed from the `User-Agent` header. */
   userAgent?: boolean;
+  /**
+   * Query values redacted from `$current_url` and `$referrer`. By default, every parameter whose
+   * name has a word such as token, code, key, signature, password, secret, auth, session or email
+   * (`reset_token`, `X-Amz-Signature`, `magicLinkToken`) becomes `redacted`; `utm_*` and ad click
+   * ids are kept. A list adds names of your own; `false` sends URLs as they came.
+   */
+  redact?: readonly string[] | false;
 }
 
 /** `true` for all of them, `false` (the default) for none, or an object naming the ones wanted. */
@@ -29,9 +37,11 @@ export interface RequestPropertySettings {
   readonly referrer: boolean;
   readonly utm: boolean;
   readonly userAgent: boolean;
+  /** Writes a URL with its secret query values redacted; undefined with `redact: false`. */
+  readonly redact: UrlRedactor | undefined;
 }
 
-const NAMES: ReadonlyArray<keyof RequestPropertiesOptions> = ['ip', 'url', 'referrer', 'utm', 'userAgent'];
+const NAMES = ['ip', 'url', 'referrer', 'utm', 'userAgent'] as const;
 
 /**
  * Normalises `requestProperties` once. Undefined when every property is off, so the per-event
@@ -39,11 +49,11 @@ const NAMES: ReadonlyArray<keyof RequestPropertiesOptions> = ['ip', 'url', 'refe
  */
 export function normalizeRequestProperties(value: unknown): RequestPropertySettings | undefined {
   if (value === undefined || value === false) return undefined;
-  if (value === true) return Object.freeze({ ip: true, url: true, referrer: true, utm: true, userAgent: true });
+  if (value === true) return Object.freeze({ ip: true, url: true, referrer: true, utm: true, userAgent: true, redact: normalizeRedaction(undefined) });
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ConfigError('requestProperties', `must be true, false or an object such as { ip: true, userAgent: true }, got ${describe(value)}`);
   }
-  rejectUnknown(value, NAMES, 'requestProperties.');
+  rejectUnknown(value, [...NAMES, 'redact'], 'requestProperties.');
   const options = value as Record<string, unknown>;
   for (const name of NAMES) {
     if (options[name] !== undefined && typeof options[name] !== 'boolean') {
@@ -56,6 +66,7 @@ export function normalizeRequestProperties(value: unknown): RequestPropertySetti
     referrer: options.referrer === true,
     utm: options.utm === true,
     userAgent: options.userAgent === true,
+    redact: normalizeRedaction(options.redact),
   };
   return NAMES.some((name) => settings[name]) ? Object.freeze(settings) : undefined;
 }
@@ -100,7 +111,7 @@ export function requestProperties(settings: RequestPropertySettings, request: Re
   if (settings.url || settings.utm) {
     const url = httpUrl(request.requestUrl());
     if (url !== undefined) {
-      if (settings.url) add('$current_url', url.href);
+      if (settings.url) add('$current_url', settings.redact ? settings.redact(url) : url.href);
       if (settings.utm) {
         // First occurrence wins and empty values are skipped, as mixpanel-browser reads them.
         for (const key of UTM_KEYS) add(key, url.searchParams.get(key) ?? undefined);
@@ -110,7 +121,7 @@ export function requestProperties(settings: RequestPropertySettings, request: Re
   if (settings.referrer) {
     const referrer = httpUrl(request.header('referer'));
     if (referrer !== undefined) {
-      add('$referrer', referrer.href);
+      add('$referrer', settings.redact ? settings.redact(referrer) : referrer.href);
       add('$referring_domain', referrer.host);
     }
   }

@@ -23,7 +23,8 @@ import { runInNextRequest } from './support/next-request-scope.js';
 const Koa2 = createRequire(import.meta.url)('koa2') as typeof Koa3;
 
 const CHROME_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
-const ALL = { ip: true, url: true, referrer: true, utm: true, userAgent: true } as const;
+/** Every property, URLs sent as they came (redaction has its own tests below). */
+const ALL = { ip: true, url: true, referrer: true, utm: true, userAgent: true, redact: undefined } as const;
 
 describe('parseUserAgent: mixpanel-browser’s names for real User-Agents', () => {
   // Expected values follow mixpanel-browser's _.info.browser / browserVersion / os / device, so a
@@ -122,8 +123,8 @@ describe('requestProperties option', () => {
   it('is off by default and on with true', () => {
     expect(normalizeRequestProperties(undefined)).toBeUndefined();
     expect(normalizeRequestProperties(false)).toBeUndefined();
-    expect(normalizeRequestProperties(true)).toEqual(ALL);
-    expect(normalizeRequestProperties({ userAgent: true })).toEqual({ ip: false, url: false, referrer: false, utm: false, userAgent: true });
+    expect(normalizeRequestProperties(true)).toEqual({ ...ALL, redact: expect.any(Function) });
+    expect(normalizeRequestProperties({ userAgent: true })).toEqual({ ip: false, url: false, referrer: false, utm: false, userAgent: true, redact: expect.any(Function) });
     expect(normalizeRequestProperties({ ip: false })).toBeUndefined();
   });
 
@@ -132,6 +133,53 @@ describe('requestProperties option', () => {
     expect(() => createTracker({ requestProperties: { ip: 'yes' } as never })).toThrow(ConfigError);
     expect(() => createTracker({ requestProperties: 'all' as never })).toThrow(/requestProperties/);
     expect(() => createTracker({ requestPropertes: true } as never)).toThrow(/did you mean `requestProperties`/);
+  });
+});
+
+describe('secrets in URLs are redacted by default', () => {
+  const info = (url: string, referer?: string): RequestInfo => ({ requestUrl: () => url, header: (name) => (name === 'referer' ? referer : undefined), clientIp: () => undefined });
+  const MAGIC = 'https://app.example/login/magic?token=abc123&utm_source=mail&gclid=xyz&email=ada%40example.com&plan=pro&X-Amz-Signature=f00d&author=jane&resetCode=9&state=';
+
+  it('redacts tokens, codes, signatures, e-mail addresses and the like in $current_url and $referrer; keeps utm_*, click ids and the rest', () => {
+    const properties = requestProperties(normalizeRequestProperties({ url: true, referrer: true, utm: true })!, info(MAGIC, 'https://app.example/reset?code=998877&next=%2Fhome'));
+    expect(properties).toEqual({
+      $current_url: 'https://app.example/login/magic?token=redacted&utm_source=mail&gclid=xyz&email=redacted&plan=pro&X-Amz-Signature=redacted&author=jane&resetCode=redacted&state=',
+      utm_source: 'mail',
+      $referrer: 'https://app.example/reset?code=redacted&next=%2Fhome',
+      $referring_domain: 'app.example',
+    });
+  });
+
+  it('leaves a URL without secrets byte for byte as it came', () => {
+    const url = 'https://shop.example/pricing?plan=pro&q=a+b%20c';
+    expect(requestProperties(normalizeRequestProperties({ url: true })!, info(url))).toEqual({ $current_url: url });
+  });
+
+  it('takes more names to redact, or false to keep URLs raw; anything else is refused', () => {
+    const url = 'https://app.example/join?invite=a1b2&token=t';
+    expect(requestProperties(normalizeRequestProperties({ url: true, redact: ['Invite'] })!, info(url))).toEqual({ $current_url: 'https://app.example/join?invite=redacted&token=redacted' });
+    expect(requestProperties(normalizeRequestProperties({ url: true, redact: false })!, info(url))).toEqual({ $current_url: url });
+    expect(() => createTracker({ requestProperties: { url: true, redact: 'invite' as never } })).toThrow(/requestProperties.redact/);
+    expect(() => createTracker({ requestProperties: { url: true, redact: [''] } })).toThrow(ConfigError);
+  });
+
+  it('through Express: a magic-link landing never sends its token', async () => {
+    const stub = await startIngestStub();
+    const middleware = expressTracking({ apiHost: stub.url, token: 't', requestProperties: { url: true } });
+    try {
+      const application = express();
+      application.use(middleware);
+      application.get('/login/magic', (req, res) => {
+        req.track('Opened Magic Link');
+        res.send('ok');
+      });
+      await request(application).get('/login/magic?token=abc123&utm_campaign=spring').expect(200);
+      await middleware.tracker.flush();
+      expect(stub.events()[0]!.properties.$current_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/login\/magic\?token=redacted&utm_campaign=spring$/);
+    } finally {
+      await middleware.tracker.shutdown({ timeoutMs: 1000 });
+      await stub.close();
+    }
   });
 });
 
