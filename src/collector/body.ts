@@ -13,6 +13,8 @@ export class BodyError extends Error {
     readonly status: 400 | 413 | 415,
     readonly code: 'COLLECTOR_BODY_TOO_LARGE' | 'COLLECTOR_BAD_ENCODING' | 'COLLECTOR_UNPARSEABLE' | 'COLLECTOR_UNSUPPORTED_ENCODING',
     message: string,
+    /** The rest of the body was left unread: the connection must close after the answer. */
+    readonly unread = false,
   ) {
     super(message);
     this.name = 'BodyError';
@@ -31,15 +33,24 @@ export interface Payload {
   readonly records: readonly unknown[];
 }
 
-/** Reads the body, at most `maxBytes`; a longer one is drained and refused with 413, so the client gets the answer. */
-export async function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer> {
+/**
+ * Reads the body, at most `maxBytes`; a longer one is refused with 413. By default the rest is
+ * drained first, so the client (still sending) gets the answer rather than a reset; with `drain:
+ * false` (a collector that requires credentials, exposed to more than its developer) reading stops
+ * at the limit and the connection is closed after the answer.
+ */
+export async function readBody(request: IncomingMessage, maxBytes: number, drain = true): Promise<Buffer> {
   const declared = Number(request.headers['content-length']);
   let tooLarge = Number.isFinite(declared) && declared > maxBytes;
+  if (tooLarge && !drain) throw tooLargeError(maxBytes, true);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > maxBytes) tooLarge = true;
+    if (size > maxBytes) {
+      tooLarge = true;
+      if (!drain) throw tooLargeError(maxBytes, true);
+    }
     if (!tooLarge) chunks.push(chunk);
   }
   if (tooLarge) throw tooLargeError(maxBytes);
@@ -68,9 +79,9 @@ export async function decompress(body: Buffer, contentEncoding: string | undefin
   }
 }
 
-function tooLargeError(maxBytes: number): BodyError {
+function tooLargeError(maxBytes: number, unread = false): BodyError {
   // OpenAPI `StrictTooLarge` wording, with the current limit (contract §3.2).
-  return new BodyError(413, 'COLLECTOR_BODY_TOO_LARGE', `request exceeds max limit of ${maxBytes} bytes`);
+  return new BodyError(413, 'COLLECTOR_BODY_TOO_LARGE', `request exceeds max limit of ${maxBytes} bytes`, unread);
 }
 
 /**

@@ -4,7 +4,7 @@ import { describe, isPlainObject } from '../options.js';
 import { DENYLISTED_IDS } from '../user.js';
 import { BodyError } from './body.js';
 import { DEVICE_PREFIX } from './identity.js';
-import { readPayload, type IngestContext } from './ingest.js';
+import { closing, readPayload, type IngestContext } from './ingest.js';
 import { failure, json, received, type Reply } from './reply.js';
 
 /** Profile operations, one or more per update object (contract §1.4; groups lack `$add`/`$append`, §1.5). */
@@ -33,7 +33,8 @@ export async function ingestProfiles(kind: 'engage' | 'groups', request: Incomin
   const { config, store } = context;
   const payload = await readPayload(request, url, config, config.gzipProfiles);
   if (payload instanceof BodyError) {
-    return payload.status === 400 ? received(url.searchParams, false, payload.message) : failure(payload.status, payload.message);
+    const reply = payload.status === 400 ? received(url.searchParams, false, payload.message) : failure(payload.status, payload.message);
+    return payload.unread ? closing(reply) : reply;
   }
   const { params, records } = payload;
   const strict = params.get('strict') === '1';

@@ -18,7 +18,7 @@ export interface IngestContext {
 /** Reads, decodes and parses a request's records; a `BodyError` comes back as the value, not thrown. */
 export async function readPayload(request: IncomingMessage, url: URL, config: CollectorConfig, allowGzip: boolean): Promise<Payload | BodyError> {
   try {
-    const body = await readBody(request, config.maxRequestBytes);
+    const body = await readBody(request, config.maxRequestBytes, !config.authRequired);
     const inflated = await decompress(body, request.headers['content-encoding'], allowGzip, config.maxRequestBytes);
     return parsePayload(inflated, request.headers['content-type'], url.searchParams);
   } catch (error) {
@@ -33,18 +33,25 @@ export async function readPayload(request: IncomingMessage, url: URL, config: Co
  */
 export async function ingestEvents(endpoint: 'import' | 'track', request: IncomingMessage, url: URL, context: IngestContext): Promise<Reply> {
   const { config, store } = context;
+  const authorization = request.headers.authorization;
+  // Credentials are checked before the body is read: a stranger's upload is never read at all.
+  // Only a service account's project_id may still come in a form field (mixpanel-python sends it so).
+  if (endpoint === 'import' && config.authRequired && !isAuthorized(config, authorization, url.searchParams.get('project_id'), true, url.searchParams.get('api_key'))) {
+    if (!isAuthorized(config, authorization, null, false)) return refuseUnread(url.searchParams, config);
+  }
   const payload = await readPayload(request, url, config, true);
   const params = payload instanceof BodyError ? url.searchParams : payload.params;
   const strictParam = params.get('strict');
   const strict = endpoint === 'import' && (strictParam === '1' || (strictParam === null && config.strictByDefault));
 
-  if (endpoint === 'import' && !isAuthorized(config, request.headers.authorization, params.get('project_id'), true, params.get('api_key'))) {
+  if (endpoint === 'import' && !isAuthorized(config, authorization, params.get('project_id'), true, params.get('api_key'))) {
     // Legacy non-strict /import answered success even with wrong credentials, storing nothing (contract §1.3).
     if (!strict && config.legacyImportAuthFailure === 'silent') return received(params, true);
     return failure(401);
   }
   if (payload instanceof BodyError) {
-    return strict || payload.status !== 400 ? failure(payload.status, payload.message) : received(params, false, payload.message);
+    const reply = strict || payload.status !== 400 ? failure(payload.status, payload.message) : received(params, false, payload.message);
+    return payload.unread ? closing(reply) : reply;
   }
   const records = payload.records;
   if (records.length === 0) return strict ? failure(400, EMPTY, { num_records_imported: 0 }) : received(params, false, EMPTY);
@@ -82,6 +89,19 @@ export async function ingestEvents(endpoint: 'import' | 'track', request: Incomi
   }
   const firstFailure = outcomes.find((o) => o.kind === 'fail');
   return received(params, imported > 0, imported > 0 ? null : (firstFailure?.message ?? EMPTY));
+}
+
+/** 401 (or the legacy silent success) before the body is read; the connection closes after it. */
+function refuseUnread(query: URLSearchParams, config: CollectorConfig): Reply {
+  const strictParam = query.get('strict');
+  const strict = strictParam === '1' || (strictParam === null && config.strictByDefault);
+  // Legacy non-strict /import answered success even with wrong credentials, storing nothing (contract §1.3).
+  return closing(!strict && config.legacyImportAuthFailure === 'silent' ? received(query, true) : failure(401));
+}
+
+/** The request's body was left unread: answered with `Connection: close`, so it is never read. */
+export function closing(reply: Reply): Reply {
+  return { ...reply, headers: { ...(reply.kind === 'json' ? reply.headers : undefined), connection: 'close' } } as Reply;
 }
 
 /** Strict `failed_records` (contract §3.2): one per failed record, `index` = position in the batch. */

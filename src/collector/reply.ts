@@ -8,7 +8,7 @@ import { errorBody, sendJson, sendReceived } from './http.js';
 export type Reply =
   | { readonly kind: 'json'; readonly status: number; readonly body: unknown; readonly headers?: Record<string, string> }
   /** The `/track`-style `1`/`0` (or verbose, pixel, JSONP) answer, always HTTP 200. */
-  | { readonly kind: 'received'; readonly params: URLSearchParams; readonly ok: boolean; readonly error: string | null };
+  | { readonly kind: 'received'; readonly params: URLSearchParams; readonly ok: boolean; readonly error: string | null; readonly headers?: Record<string, string> };
 
 export function json(status: number, body: unknown, headers?: Record<string, string>): Reply {
   return headers ? { kind: 'json', status, body, headers } : { kind: 'json', status, body };
@@ -25,5 +25,8 @@ export function received(params: URLSearchParams, ok: boolean, error: string | n
 
 export function send(response: ServerResponse, reply: Reply): void {
   if (reply.kind === 'json') sendJson(response, reply.status, reply.body, reply.headers);
-  else sendReceived(response, reply.params, reply.ok, reply.error);
+  else {
+    for (const [name, value] of Object.entries(reply.headers ?? {})) response.setHeader(name, value);
+    sendReceived(response, reply.params, reply.ok, reply.error);
+  }
 }

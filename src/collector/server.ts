@@ -8,6 +8,7 @@ import { errorBody, sendJson } from './http.js';
 import { ingestEvents, type IngestContext } from './ingest.js';
 import { collectorPage, sendPage, unauthorizedPage, wantsHtml } from './page.js';
 import { normalizeCollectorOptions, type CollectorConfig, type CollectorOptions, type Endpoint } from './options.js';
+import { crossSiteRefusal, ingestionCors, listensOnLoopback } from './origin.js';
 import { answerQuery } from './query.js';
 import { failure, received, send, type Reply } from './reply.js';
 import { CollectorStore } from './store.js';
@@ -44,6 +45,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   const store = new CollectorStore(config.storage, { markConflicts: config.identityFailureReason });
   const faults = new FaultPlan(config.faults);
   const context: IngestContext = { config, store };
+  const loopbackOnly = listensOnLoopback(config.host);
   let closed = false;
   /** Known once listening; the page shows it in its getting-started snippet. */
   let baseUrl = '';
@@ -64,8 +66,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     const endpoint = INGESTION[path];
     if (endpoint) {
       // Browsers (mixpanel-js pointed at the collector) post cross-origin; Mixpanel allows any origin.
-      response.setHeader('access-control-allow-origin', request.headers.origin ?? '*');
-      response.setHeader('access-control-allow-credentials', 'true');
+      for (const [name, value] of Object.entries(ingestionCors(request.headers.origin))) response.setHeader(name, value);
       if (method === 'OPTIONS') {
         response.writeHead(204, { 'access-control-allow-methods': 'GET, POST', 'access-control-allow-headers': 'authorization, content-type, content-encoding' });
         response.end();
@@ -77,8 +78,10 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     }
     const isRoot = path === '/';
     if (isRoot || path.startsWith('/api/') || path.startsWith('/_control/')) {
+      const refusal = crossSiteRefusal(request.headers, loopbackOnly);
+      if (refusal !== undefined) return send(response, failure(403, refusal));
       const page = isRoot && wantsHtml(request.headers.accept);
-      // With a credential configured, only ingestion is open (issue 3); a browser gets the Basic prompt.
+      // With a credential configured, only ingestion is open; a browser gets the Basic prompt.
       if (!isAuthorized(config, request.headers.authorization, null, false)) {
         const challenge = { 'www-authenticate': 'Basic realm="idstitch collector", charset="UTF-8"' };
         if (page) return sendPage(response, 401, unauthorizedPage, challenge);

@@ -267,7 +267,9 @@ describe('/track answers (contract §3.1)', () => {
       expect(post.status, `POST ${path}`).toBe(200);
     }
     expect((await send(url, '/track', { method: 'DELETE' })).status).toBe(405);
-    expect((await send(url, '/track', { method: 'OPTIONS', headers: { origin: 'http://app.test' } })).headers.get('access-control-allow-origin')).toBe('http://app.test');
+    // Any origin may post; only a page on a loopback origin is allowed credentials (see test/hostile/collector-exposure.test.ts).
+    expect((await send(url, '/track', { method: 'OPTIONS', headers: { origin: 'http://app.test' } })).headers.get('access-control-allow-origin')).toBe('*');
+    expect((await send(url, '/track', { method: 'OPTIONS', headers: { origin: 'http://localhost:3000' } })).headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
   });
 });
 
