@@ -6,6 +6,7 @@
 // runtime import of `next` — a proxy tells Next what to do through response headers, which this
 // module writes itself (see `continueWithCookie`).
 import type { NextFetchEvent, NextRequest } from 'next/server.js';
+import { privateCacheControl } from '../src/cache-control.js';
 import { normalizeCookie, type CookieOptions, type NormalizedCookie } from '../src/cookie-config.js';
 import { ConfigError } from '../src/errors.js';
 import { cookieValues, deviceCookie, newDeviceId, parseDeviceValue, readDeviceCookie } from '../src/identity.js';
@@ -121,7 +122,19 @@ function issue(request: Request, result: Response | undefined, cookie: Normalize
     return continueWithCookie(new Response(null, { headers: { [NEXT]: '1' } }), request, cookie, value, line);
   }
   if (result.headers.has(NEXT) || result.headers.has(REWRITE)) return continueWithCookie(result, request, cookie, value, line);
-  return editHeaders(result, (headers) => headers.append('set-cookie', line));
+  return editHeaders(result, (headers) => {
+    headers.append('set-cookie', line);
+    makePrivate(headers);
+  });
+}
+
+/**
+ * A response that hands out a new device id must not be stored by a shared cache (one id, every
+ * visitor). A header of the proxy's `NextResponse.next()` wins over the page's own, so this also
+ * covers a prerendered page that Next would send with `s-maxage`.
+ */
+function makePrivate(headers: Headers): void {
+  headers.set('cache-control', privateCacheControl(headers.get('cache-control')));
 }
 
 /**
@@ -157,6 +170,7 @@ function continueWithCookie(response: Response, request: Request, cookie: Normal
     const forRequest = headers.get(SET_COOKIE_FOR_REQUEST);
     headers.set(SET_COOKIE_FOR_REQUEST, forRequest ? `${forRequest},${line}` : line);
     headers.append('set-cookie', line);
+    makePrivate(headers);
   });
 }
 

@@ -186,9 +186,9 @@ const ADAPTER_OPTION_NAMES: ReadonlyArray<keyof NextAdapterOptions> = ['getUserI
  * });
  * ```
  *
- * The tracker is created once per process for the same options and kept on `globalThis`, so
- * Next's separate server bundles and dev-mode reloads share it instead of each starting a queue
- * (changing tracker options in dev needs a restart). Pass a `Tracker` instead of options to manage
+ * The tracker is created once per process for the same options (functions compared by their
+ * source) and kept on `globalThis`, so Next's separate server bundles and dev-mode reloads share it
+ * instead of each starting a queue, while a configuration with its own `onError` gets its own. Pass a `Tracker` instead of options to manage
  * it yourself. Runs on the Node.js runtime (it sends with undici); the proxy's `idstitch/next/proxy`
  * is the part that also runs on Edge.
  */
@@ -239,8 +239,11 @@ function sharedTracker(options: TrackerOptions): Tracker {
   const trackers = (registry[TRACKERS] ??= new Map());
   let key: string;
   try {
-    // Functions (onError, a logger's methods) are new on every reload; the data decides.
-    key = JSON.stringify(options, (_name, value: unknown) => (typeof value === 'function' ? 'function' : typeof value === 'bigint' ? `${value}n` : value));
+    // Next evaluates the app's tracking module once per server bundle and again on each dev reload:
+    // the same code, with new function objects each time. So functions count by their source text:
+    // those copies share one tracker, while two configurations whose onError (or consent, or
+    // logger) differ get one each, and each handler hears only its own tracker's errors.
+    key = JSON.stringify(options, (_name, value: unknown) => (typeof value === 'function' ? `function ${String(value)}` : typeof value === 'bigint' ? `${value}n` : value));
   } catch {
     return createTracker(options); // options JSON cannot describe (a cycle): not shared
   }

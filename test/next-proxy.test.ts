@@ -44,6 +44,21 @@ describe('withDeviceId()', () => {
     expect(seen.headers.get('x-app')).toBe('1'); // every other request header survives the override
   });
 
+  it('marks the response that issues an id Cache-Control: private, over anything a wrapped proxy set', async () => {
+    const plain = (await run(withDeviceId(), requestTo('http://localhost/about')))!;
+    expect(plain.headers.get('cache-control')).toBe('private');
+    const cached = (await run(
+      withDeviceId(() => NextResponse.next({ headers: { 'cache-control': 'public, s-maxage=31536000, max-age=60' } })),
+      requestTo('http://localhost/about'),
+    ))!;
+    expect(cached.headers.get('cache-control')).toBe('private, max-age=60');
+    const redirect = (await run(withDeviceId(() => NextResponse.redirect('http://localhost/login')), requestTo('http://localhost/account')))!;
+    expect(redirect.headers.get('cache-control')).toBe('private');
+    // A browser that has an id passes through untouched.
+    const returning = (await run(withDeviceId(), requestTo('http://localhost/about', { cookie: `idstitch_device=${ID}` })))!;
+    expect(returning).toBeUndefined();
+  });
+
   it('writes what NextResponse.next({ request: { headers } }) plus cookies.set would', async () => {
     const request = requestTo('http://localhost/', { cookie: 'a=1', accept: 'text/html' });
     const ours = (await run(withDeviceId(), request))!;

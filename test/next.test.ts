@@ -385,6 +385,32 @@ describe('getTracking (Server Components, read-only)', () => {
     await run.close();
   });
 
+  it('identify() in a Server Component links, says the cookie cannot record it, and the next request of that browser still knows the link', async () => {
+    const { getTracking, actionTracking } = setup();
+    const render = runInNextRequest({ phase: 'render', headers: { cookie: `idstitch_device=${ID}` } }, async () => (await getTracking()).identify('ada'));
+    expect(await render.result).toBe('ada');
+    await render.close();
+    expect(errors.map((e) => e.code)).toEqual(['IDSTITCH_COOKIE_READ_ONLY']);
+    expect(tracker.stats().identity).toMatchObject({ linksNotRecorded: 1, switched: 0 });
+    expect(render.cookiesSet()).toEqual([]);
+
+    // The browser comes back with the same unmarked cookie, and someone else signs in.
+    const action = runInNextRequest({ phase: 'action', headers: { cookie: `idstitch_device=${ID}` } }, async () => {
+      const tracking = await actionTracking();
+      tracking.identify('grace');
+      return tracking.deviceId;
+    });
+    const graceDevice = await action.result;
+    await action.close();
+    expect(graceDevice, 'grace never rides the device ada was linked to').not.toBe(ID);
+    expect(tracker.stats().identity.switched).toBe(1);
+    const linked = stub.events().filter((e) => e.event === 'User Identified').map((e) => [e.properties.$device_id, e.properties.$user_id]);
+    expect(linked).toEqual([
+      [ID, 'ada'],
+      [graceDevice, 'grace'],
+    ]);
+  });
+
   it('asks an async getUserId once per request, however many components call getTracking', async () => {
     let calls = 0;
     const { getTracking } = setup({
@@ -572,6 +598,25 @@ describe('nextTracking()', () => {
     made.push(first.tracker, other.tracker);
     expect(again.tracker).toBe(first.tracker);
     expect(other.tracker).not.toBe(first.tracker);
+  });
+
+  it('gives configurations that differ only in onError a tracker each, and each handler hears only its own errors', () => {
+    const heardByFirst: string[] = [];
+    const heardBySecond: string[] = [];
+    const first = nextTracking({ apiHost: stub.url, token: 'handlers-test', onError: (error) => heardByFirst.push(error.code) });
+    const second = nextTracking({ apiHost: stub.url, token: 'handlers-test', onError: (error) => heardBySecond.push(`second:${error.code}`) });
+    made.push(first.tracker, second.tracker);
+    expect(second.tracker).not.toBe(first.tracker);
+    second.tracker.track('');
+    expect(heardByFirst).toEqual([]);
+    expect(heardBySecond).toEqual(['second:IDSTITCH_INVALID_EVENT_NAME']);
+  });
+
+  it('shares one tracker between evaluations of the same code (new function objects, same source)', () => {
+    const evaluate = () => nextTracking({ apiHost: stub.url, token: 'reload-test', logger: false, onError: (error) => void error });
+    const first = evaluate();
+    made.push(first.tracker);
+    expect(evaluate().tracker).toBe(first.tracker);
   });
 
   it.each([

@@ -178,6 +178,45 @@ describe('the Next.js example (next build, next start, local collector)', { time
     });
   });
 
+  it('marks a first visit to a prerendered page Cache-Control: private, so no shared cache hands its device id to others', async () => {
+    const jar = new CookieJar();
+    const response = await visit(jar, `${base}/about`);
+    expect(response.status).toBe(200);
+    expect(jar.get('idstitch_device')).toMatch(DEVICE_ID);
+    const cacheControl = response.headers.get('cache-control') ?? '';
+    expect(cacheControl).toMatch(/^private\b/);
+    expect(cacheControl).not.toMatch(/s-maxage|public/);
+  });
+
+  it("overrides a route's own public, s-maxage caching on a first visit only", async () => {
+    const jar = new CookieJar();
+    const first = await visit(jar, `${base}/api/catalog`);
+    expect(jar.get('idstitch_device')).toMatch(DEVICE_ID);
+    expect(first.headers.get('cache-control')).toBe('private');
+    const again = await visit(jar, `${base}/api/catalog`);
+    expect(again.headers.get('set-cookie')).toBeNull();
+    expect(again.headers.get('cache-control')).toBe('public, s-maxage=600');
+  });
+
+  it('delivers what is still queued when the server gets SIGTERM (instrumentation.ts, NEXT_MANUAL_SIG_HANDLE)', async () => {
+    // A second server, with a collector of its own, that keeps events queued: no flush after
+    // responses, a ten-minute interval.
+    const own = await startCollector({ port: 0 });
+    const queued = await startExample({ IDSTITCH_API_HOST: own.url, IDSTITCH_FLUSH_INTERVAL_MS: '600000', IDSTITCH_FLUSH_AFTER_RESPONSE: '0', NEXT_MANUAL_SIG_HANDLE: 'true' });
+    const jar = new CookieJar();
+    try {
+      expect((await visit(jar, `${queued.url}/`)).status).toBe(200);
+      const stats = (await (await fetch(`${queued.url}/api/stats`)).json()) as TrackerStats;
+      expect(stats.queued, 'the page view waits in the queue').toBeGreaterThanOrEqual(1);
+      await queued.stop();
+      const { events } = (await (await fetch(`${own.url}/api/events?distinct_id=${encodeURIComponent(`$device:${jar.get('idstitch_device')}`)}`)).json()) as { events: FeedEvent[] };
+      expect(events.map((event) => event.event)).toEqual(['Viewed Home']);
+    } finally {
+      await queued.stop();
+      await own.close();
+    }
+  });
+
   it('delivered every event once the requests had returned: nothing queued, dropped or unwritable', async () => {
     const stats = await eventually(
       async () => (await (await fetch(`${base}/api/stats`)).json()) as TrackerStats,

@@ -12,6 +12,8 @@ export const { withTracking, getTracking, actionTracking, withApiTracking, track
   // after() flushes after every response already; the interval only matters for events tracked
   // outside requests. IDSTITCH_FLUSH_INTERVAL_MS=600000 shows that nothing waits for it.
   flushIntervalMs: Number(process.env.IDSTITCH_FLUSH_INTERVAL_MS) || 500,
+  // IDSTITCH_FLUSH_AFTER_RESPONSE=0 leaves events queued until the interval or shutdown (instrumentation.ts).
+  flushAfterResponse: process.env.IDSTITCH_FLUSH_AFTER_RESPONSE !== '0',
   // Async, and asked once per request. With Auth.js: async () => (await auth())?.user?.id;
   // with Clerk: async () => (await auth()).userId.
   getUserId: async (source) => {
