@@ -1,4 +1,4 @@
-// Collector benchmark (issue 3 targets): events/s ingested through HTTP with ID merge (≥ 50 k/s), and
+// Collector benchmark: events/s ingested through HTTP with ID merge (≥ 50 k/s), and
 // one user's activity feed at 1 M stored events (≤ 10 ms).
 //
 //   npx tsx bench/collector.ts [--smoke] [--json <path>]

@@ -1,4 +1,4 @@
-// Memory during an outage (issue 5): events tracked against a dead endpoint (a closed port) with the
+// Memory during an outage: events tracked against a dead endpoint (a closed port) with the
 // default queue bounds. However many events arrive, the process must stay within the queue's cap
 // plus a small constant, and every event refused must be counted by reason.
 //

@@ -1,4 +1,4 @@
-// Hybrid sites (issue 6): when the page also runs Mixpanel's browser SDK (npm `mixpanel-browser`),
+// Hybrid sites: when the page also runs Mixpanel's browser SDK (npm `mixpanel-browser`),
 // the server reads the device id the SDK keeps in its cookie, so events from both sides share one
 // `$device_id`. The cookie belongs to the SDK and to the browser: it is read, never written, and
 // nothing in it is trusted beyond one id of the exact shapes the SDK generates. No Node.js API here.

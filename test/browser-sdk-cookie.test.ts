@@ -1,4 +1,4 @@
-// deviceIdFrom: 'mixpanel-browser' (issue 6): the device id read from the browser SDK's cookie, its
+// deviceIdFrom: 'mixpanel-browser': the device id read from the browser SDK's cookie, its
 // accepted shapes, hostile cookie values, the option's validation, and what the Express middleware does
 // with it (no cookie of its own, reset and the user-switch guard). The real SDK in Chromium is
 // test/hybrid.browser.test.ts.

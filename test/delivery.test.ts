@@ -181,6 +181,19 @@ describe('delivery: retries', () => {
     expect(t.stats()).toMatchObject({ delivered: 2, retries: 1 });
   });
 
+  it('waits longer before each retry: exponential backoff on the wire, jitter included', async () => {
+    stub.reply({ status: 503 }, { status: 503 }, { status: 503 });
+    const t = trackerFor({ minRetryDelayMs: 40, maxRetryDelayMs: 10_000 });
+    t.track('Backoff', {}, { deviceId: 'device-1' });
+    await t.flush();
+    expect(stub.requests).toHaveLength(4);
+    const gaps = [0, 1, 2].map((from) => gapMs(stub.requests, from));
+    // 40, 80, 160 ms, each ±25 %: every gap is at least 1.2 times the one before.
+    expect(gaps[1]! / gaps[0]!).toBeGreaterThanOrEqual(1.2);
+    expect(gaps[2]! / gaps[1]!).toBeGreaterThanOrEqual(1.2);
+    expect(gaps[0]).toBeGreaterThanOrEqual(30);
+  });
+
   it('drops a batch once maxRetries retries have failed, and reports it', async () => {
     stub.otherwise({ status: 503 });
     const t = trackerFor({ maxRetries: 2 });
@@ -418,6 +431,19 @@ describe('delivery: the queue and the host app', () => {
     expect(errorsWith('IDSTITCH_QUEUE_FULL')[0]).toMatchObject({ reason: 'queue_full', count: 1 });
   });
 
+  it('holds at most maxQueueBytes of events, counting those in flight: the byte bound binds before the count bound', async () => {
+    stub.otherwise('hang');
+    const t = trackerFor({ maxQueueBytes: 1_000_000, maxQueueSize: 10_000, flushAt: 10 });
+    const blob = 'x'.repeat(10_000);
+    for (let n = 0; n < 150; n++) t.track('Big', { blob, n }, { deviceId: 'device-1' });
+    const { queued, tracked, dropped } = t.stats();
+    expect(tracked).toBeLessThan(100); // about 10 KB each: fewer than 100 fit in 1 MB
+    expect(tracked).toBeGreaterThan(90);
+    expect(queued).toBe(tracked);
+    expect(dropped.queue_full).toBe(150 - tracked);
+    expect(errorsWith('IDSTITCH_QUEUE_FULL')).toHaveLength(1);
+  });
+
   it('flush() resolves only once the API has answered', async () => {
     stub.reply({ delayMs: 300 });
     const t = trackerFor();
@@ -489,6 +515,17 @@ describe('delivery: shutdown', () => {
     expect(stub.requests.map((request) => request.outcome)).toEqual([429, 200]);
     expect(t.stats()).toMatchObject({ delivered: 2, queued: 0 });
     expect(t.stats().dropped.shutdown_timeout).toBe(0);
+  });
+
+  it('shutdown() cuts short a long exponential backoff too (no Retry-After), and delivers before its deadline', async () => {
+    stub.reply({ status: 503 });
+    const t = trackerFor({ minRetryDelayMs: 30_000, maxRetryDelayMs: 60_000 });
+    t.track('Waiting', {}, { deviceId: 'device-1' });
+    await stub.waitForRequests(1);
+    await t.shutdown({ timeoutMs: 10_000 });
+    expect(t.stats()).toMatchObject({ delivered: 1, retries: 1 });
+    // The retry came after the shortened wait (1 s at most), not the 30 s backoff.
+    expect(gapMs(stub.requests, 0)).toBeLessThan(5_000);
   });
 
   it('shutdown({ timeoutMs: 200 }) gives up on a hanging API within a second, counting what was left', async () => {

@@ -1,4 +1,4 @@
-// Hybrid client + server (issue 6), proven with the real thing: the npm package mixpanel-browser
+// Hybrid client + server, proven with the real thing: the npm package mixpanel-browser
 // (its ESM build, what bundlers give `import mixpanel from 'mixpanel-browser'`), served by the app
 // itself and run in Debian's headless Chromium, sends to the local collector next to an Express app
 // with `deviceIdFrom: 'mixpanel-browser'`. Client and server events must carry one $device_id and

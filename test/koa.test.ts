@@ -131,6 +131,20 @@ describe.each([
       expect(middleware.tracker.stats().identity).toMatchObject({ issued: 1, invalidCookies: 1 });
     });
 
+    it('takes the first valid of duplicated device cookies (a Path=/app twin comes first) and writes none', async () => {
+      const app = appWith((a) => a.use(on('GET', '/', (ctx) => {
+        ctx.track('Viewed Home');
+        ctx.body = 'ok';
+      })));
+      const first = '6f1c2a4e-9b7d-4c3e-8a2f-1d0e9c8b7a65';
+      const second = '0b8f8c1e-2d3a-4f5b-9c6d-7e8f9a0b1c2d';
+      const response = await request(app.callback()).get('/').set('Cookie', `idstitch_device=stale; idstitch_device=${first}; idstitch_device=${second}`);
+      expect(deviceCookieOf(response)).toBeUndefined();
+      const [event] = await delivered(1);
+      expect(event!.properties.$device_id).toBe(first);
+      expect(middleware.tracker.stats().identity).toMatchObject({ issued: 0, invalidCookies: 0 });
+    });
+
     it("keeps the app's other Set-Cookie headers: ctx.cookies.set (signed) and ctx.append", async () => {
       const app = appWith((a) => {
         a.keys = ['example key'];

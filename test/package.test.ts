@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { LIBRARY_VERSION } from '../src/version.js';
@@ -12,6 +12,13 @@ describe('the published package', () => {
   it('reports the version package.json declares', () => {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
     expect(LIBRARY_VERSION).toBe(pkg.version);
+  });
+
+  it('builds a CLI that runs as the bin it is declared as (executable, so npx idstitch works in a fresh clone)', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { bin: { idstitch: string } };
+    const bin = new URL(`../${pkg.bin.idstitch}`, import.meta.url).pathname;
+    expect(statSync(bin).mode & 0o111, `${pkg.bin.idstitch} is executable`).not.toBe(0);
+    expect(execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim()).toContain(LIBRARY_VERSION);
   });
 
   it('type-checks ES module and CommonJS consumers of idstitch, idstitch/express, idstitch/koa and idstitch/collector, req.track and ctx.track included', () => {

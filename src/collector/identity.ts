@@ -176,7 +176,7 @@ export class IdentityGraph {
   }
 
   /**
-   * The lookup rules of the query API (issue 3): `$device:<id>` always names a device; an id seen as a
+   * The lookup rules of the query API: `$device:<id>` always names a device; an id seen as a
    * `$user_id` is that user; a bare id never seen as a user is looked up as a device. Undefined when unknown.
    */
   lookup(id: string): { readonly canonical: string; readonly userId: string | null; readonly deviceIds: string[] } | undefined {

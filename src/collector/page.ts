@@ -47,8 +47,8 @@ export function unauthorizedPage(nonce: string): SafeHtml {
 }
 
 /**
- * `GET /` for a browser: the users, the selected user's identity cluster and activity feed (issue 3);
- * with `?view=doctor`, the doctor's QA report instead (issue 6; computed only when asked, as it reads every event).
+ * `GET /` for a browser: the users, the selected user's identity cluster and activity feed;
+ * with `?view=doctor`, the doctor's QA report instead (computed only when asked, as it reads every event).
  */
 export function collectorPage(store: CollectorStore, config: CollectorConfig, url: URL, baseUrl: string, nonce: string): SafeHtml {
   const clusters = listClusters(store);

@@ -5,7 +5,7 @@ import type { CollectorConfig } from './options.js';
 import { failure, json, type Reply } from './reply.js';
 import type { CollectorStore, StoredEvent } from './store.js';
 
-/** One event of a feed: what ingestion stored and what it resolves to now (issue 3, query API). */
+/** One event of a feed: what ingestion stored and what it resolves to now. */
 export interface FeedEvent {
   readonly event: string;
   /** ms since the epoch */
@@ -130,7 +130,7 @@ export function listClusters(store: CollectorStore): ClusterView[] {
   return clusters.sort((a, b) => (b.last_time ?? -Infinity) - (a.last_time ?? -Infinity) || (a.distinct_id < b.distinct_id ? -1 : 1));
 }
 
-/** Routes `GET /api/...` (issue 3): identity, events, users, profiles; and the doctor's report (issue 6). */
+/** Routes `GET /api/...`: identity, events, users, profiles; and the doctor's report. */
 export function answerQuery(path: string, url: URL, store: CollectorStore, config: CollectorConfig): Reply {
   const params = url.searchParams;
   const tail = (prefix: string): string | undefined => {

@@ -3,7 +3,7 @@ import { byTime, example, firstLinkCost, Observations, type Entry, type Misattri
 import { ID_PROBLEM_TEXT } from './ids.js';
 import { worst, type CheckId, type CheckStatus, type DoctorCheck, type DoctorExample, type DoctorInput, type DoctorProfile, type DoctorReport, type Fact } from './report.js';
 
-/** The checks, in the order of the QA list; titles state what passes, in the guide's words where it has them. */
+/** The checks, in the order of the QA list in Mixpanel's guide; titles state what passes, in the guide's words where it has them. */
 export const DOCTOR_CHECKS: Readonly<Record<CheckId, { readonly title: string; readonly unit: string }>> = {
   'pre-post-login': { title: 'Pre- and post-login events are linked to the same user', unit: 'user' },
   'shared-devices': { title: 'No device is used by two users (the device id is reset on logout)', unit: 'device' },

@@ -31,6 +31,27 @@ describe('CollectorStore', () => {
     expect(store.graph.lookup('D1')).toEqual({ canonical: 'U', userId: 'U', deviceIds: ['D1'] });
   });
 
+  it('keys copies on event, distinct_id, time and $insert_id together: one differing field is a distinct event', () => {
+    const store = open();
+    const base = record('x', { device: 'D' });
+    store.ingest(
+      [
+        base,
+        { ...base }, // a retry: the same key
+        { ...base, insertId: 'other' }, // another $insert_id
+        { ...base, time: base.time + 1 }, // another time
+        { ...base, event: 'x2' }, // another event name, same $insert_id
+        record('x', { device: 'E' }), // another distinct_id, same $insert_id
+      ],
+      Date.now(),
+    );
+    const summaries = store.summaries();
+    expect(summaries.map((s) => [s.distinctId, s.events, s.rawEvents])).toEqual([
+      ['$device:D', 4, 5],
+      ['$device:E', 1, 1],
+    ]);
+  });
+
   it('counts a copy with the same stored key once', () => {
     const store = open();
     store.ingest([record('x', { device: 'D' }), record('x', { device: 'D' }), record('y', { device: 'D' })], Date.now());
