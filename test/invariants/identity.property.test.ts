@@ -259,41 +259,31 @@ describe('identity invariants over random scenarios (Express → collector)', ()
     }
   });
 
-  it('through the raw tracker, which has no guard: two users on one device id link it to whichever lands first (documented; maxConcurrentRequests: 1 keeps the order)', async () => {
+  /**
+   * Through the raw tracker: A then B identified on one device id, A's first request refused (503)
+   * and retried while B's goes out. Returns the user the collector linked the device to.
+   */
+  async function linkedAfterRetry(options: TrackerOptions): Promise<string> {
     const collector = await startCollector({ port: 0 });
     const proxy = await startFaultProxy(collector.url);
-    const reorder = createTracker({ ...FAST, apiHost: proxy.url, flushAt: 1, minRetryDelayMs: 200, maxRetryDelayMs: 400, logger: false });
+    const tracker = createTracker({ ...FAST, apiHost: proxy.url, flushAt: 1, minRetryDelayMs: 200, maxRetryDelayMs: 400, logger: false, ...options });
     try {
       proxy.script({ status: 503 });
-      reorder.track('User Identified', {}, { deviceId: 'shared-device', userId: 'user-a' });
+      tracker.track('User Identified', {}, { deviceId: 'shared-device', userId: 'user-a' });
       await proxy.waitForRequests(1);
-      reorder.track('User Identified', {}, { deviceId: 'shared-device', userId: 'user-b' });
-      await reorder.flush();
-
-      expect(reorder.stats().delivered).toBe(2);
-      const identity = (await (await fetch(`${collector.url}/api/identity/shared-device`)).json()) as { user_id: string };
-      expect(identity.user_id, "A's batch was retried after B's landed: B linked first").toBe('user-b');
+      tracker.track('User Identified', {}, { deviceId: 'shared-device', userId: 'user-b' });
+      await tracker.flush();
+      expect(tracker.stats().delivered).toBe(2);
+      return ((await (await fetch(`${collector.url}/api/identity/shared-device`)).json()) as { user_id: string }).user_id;
     } finally {
-      await reorder.shutdown({ timeoutMs: 500 });
+      await tracker.shutdown({ timeoutMs: 500 });
       await proxy.close();
       await collector.close();
     }
+  }
 
-    const inOrder = await startCollector({ port: 0 });
-    const orderedProxy = await startFaultProxy(inOrder.url);
-    const ordered = createTracker({ ...FAST, apiHost: orderedProxy.url, flushAt: 1, maxConcurrentRequests: 1, minRetryDelayMs: 200, maxRetryDelayMs: 400, logger: false });
-    try {
-      orderedProxy.script({ status: 503 });
-      ordered.track('User Identified', {}, { deviceId: 'shared-device', userId: 'user-a' });
-      await orderedProxy.waitForRequests(1);
-      ordered.track('User Identified', {}, { deviceId: 'shared-device', userId: 'user-b' });
-      await ordered.flush();
-      const identity = (await (await fetch(`${inOrder.url}/api/identity/shared-device`)).json()) as { user_id: string };
-      expect(identity.user_id, 'one request slot: first link wins, in the order the app tracked').toBe('user-a');
-    } finally {
-      await ordered.shutdown({ timeoutMs: 500 });
-      await orderedProxy.close();
-      await inOrder.close();
-    }
+  it('through the raw tracker, which has no guard: two users on one device id link it to whichever lands first (documented; maxConcurrentRequests: 1 keeps the order)', async () => {
+    expect(await linkedAfterRetry({}), "A's batch was retried after B's landed: B linked first").toBe('user-b');
+    expect(await linkedAfterRetry({ maxConcurrentRequests: 1 }), 'one request slot: first link wins, in the order the app tracked').toBe('user-a');
   });
 });
