@@ -1,10 +1,11 @@
+// idstitch/express: the middleware for Express 4 and 5, which also runs on bare node:http.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { People } from '../src/people.js';
-import { ConfigError, IdstitchError } from '../src/errors.js';
+import { attachScope, coreOf, requestFunctions, scopeOn, trackerFor } from '../src/adapter.js';
+import { IdstitchError } from '../src/errors.js';
 import type { TrackerOptions } from '../src/options.js';
+import type { People } from '../src/people.js';
 import { NodeRequestContext, socketClient, socketIsSecure, type NodeClient } from '../src/request-context.js';
-import type { RequestScope } from '../src/request-scope.js';
-import { createTracker, isTracker, type Tracker } from '../src/tracker.js';
+import { createTracker, type Tracker } from '../src/tracker.js';
 
 export { createTracker, type People, type Tracker, type TrackerOptions };
 
@@ -28,51 +29,42 @@ declare global {
 }
 
 /**
- * Where a request's scope is kept, under a registry symbol so the ESM and CommonJS builds find the
- * same one. `req.track`, `req.people` and `req.register` are plain properties of each request, as
- * pino-http and Passport attach theirs: nothing is added to Express's shared prototypes, so apps in
- * the same process that did not mount idstitch never see them.
+ * What `getUserId` and `privacy.consent` receive: the Express request, with whatever your other
+ * middleware's types add to it (Passport's `user`, express-session's `session`, cookie-parser's `cookies`).
  */
-const SCOPE = Symbol.for('idstitch.scope');
-
-type TrackedRequest = IncomingMessage & Partial<Pick<Express.Request, 'track' | 'people' | 'register'>> & { [SCOPE]?: RequestScope; secure?: unknown; user?: unknown; auth?: unknown; ip?: unknown; hostname?: unknown; originalUrl?: unknown };
+export type ExpressRequest = IncomingMessage & Express.Request;
 
 export type TrackingMiddleware = ((req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void) & {
   /** The tracker behind the middleware: `flush()`, `shutdown()`, `stats()`. */
   readonly tracker: Tracker;
 };
 
-/**
- * What `getUserId` and `privacy.consent` receive: the Express request, with whatever your other
- * middleware's types add to it (Passport's `user`, express-session's `session`, cookie-parser's `cookies`).
- */
-export type ExpressRequest = IncomingMessage & Express.Request;
+type TrackedRequest = IncomingMessage & Partial<Pick<Express.Request, 'track' | 'people' | 'register'>> & { secure?: unknown; user?: unknown; auth?: unknown; ip?: unknown; hostname?: unknown; originalUrl?: unknown };
 
 /**
  * The Express middleware (also fine on bare `node:http`: `(req, res, next?)`).
- * `app.use(tracking({ token }))` gives each browser a device id cookie and each request `req.track`.
- * Pass a `Tracker` instead of options to share one across apps.
+ * `app.use(tracking({ token }))` gives each browser a device id cookie and each request
+ * `req.track`, `req.people` and `req.register`, as plain properties of that request (nothing is
+ * added to Express's shared prototypes). Pass a `Tracker` instead of options to share one.
  */
 export function tracking(options?: TrackerOptions<ExpressRequest> | Tracker): TrackingMiddleware {
-  if (options && typeof options === 'object' && 'socket' in options && 'headers' in options) {
-    throw new ConfigError('tracking', 'was mounted without being called: write app.use(tracking()), not app.use(tracking)');
-  }
-  const tracker = isTracker(options) ? options : createTracker(options as TrackerOptions<never> | undefined);
+  const tracker = trackerFor(options as TrackerOptions<never> | Tracker | undefined, (value) => 'socket' in value && 'headers' in value);
+  const core = coreOf(tracker);
 
   function idstitchTracking(req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void {
-    const tracked = req as TrackedRequest;
     // Mounted twice (a router and the app, say): the first one owns the request.
-    if (tracked[SCOPE] === undefined) {
+    if (scopeOn(req) === undefined) {
+      const tracked = req as TrackedRequest;
       try {
-        const scope = tracker.scope(new NodeRequestContext(req, res, isSecure, expressClient), req, expressUserId);
-        tracked[SCOPE] = scope;
+        const scope = core.scope(new NodeRequestContext(req, res, isSecure, expressClient), { req, defaultGetUserId: expressUserId });
+        attachScope(req, scope);
         tracked.track = scope.track;
         tracked.people = scope.people;
         tracked.register = scope.register;
       } catch (error) {
         // Tracking must never fail the request it rides on.
-        tracker.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `idstitch could not attach to the request: ${(error as Error)?.message}`, { cause: error }));
-        tracked.track = noTrack;
+        core.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `idstitch could not attach to the request: ${(error as Error)?.message}`, { cause: error }));
+        tracked.track = () => undefined;
       }
     }
     next?.();
@@ -80,31 +72,21 @@ export function tracking(options?: TrackerOptions<ExpressRequest> | Tracker): Tr
   return Object.assign(idstitchTracking, { tracker });
 }
 
+const functions = requestFunctions<IncomingMessage>('req');
+
 /**
  * On signup or login: links this browser's device id to the user. Sends one event carrying both
  * ids (Mixpanel merges them, retroactively); later events of the request carry the user id.
  * `userId` defaults to `getUserId(req)` (Express: `req.user.id`, then `req.auth.sub`).
  * Returns the linked user id, or undefined when there was none (reported to `onError`).
  */
-export function identifyUser(req: IncomingMessage, userId?: string | number): string | undefined {
-  return scopeOf(req, 'identifyUser')?.identify(userId);
-}
+export const identifyUser: (req: IncomingMessage, userId?: string | number) => string | undefined = functions.identifyUser;
 
 /** On logout: a new device id for this browser (the SDK's `.reset()`), and no user id for the rest of the request. */
-export function resetUser(req: IncomingMessage): void {
-  scopeOf(req, 'resetUser')?.reset();
-}
+export const resetUser: (req: IncomingMessage) => void = functions.resetUser;
 
 /** The request's identity: `{ deviceId, userId }`, or undefined when the middleware did not run. */
-export function identityOf(req: IncomingMessage): { deviceId: string; userId: string | undefined } | undefined {
-  const scope = scopeFor(req);
-  return scope ? { deviceId: scope.deviceId, userId: scope.userId } : undefined;
-}
-
-/** The scope the middleware gave this request (none for a missing request). */
-function scopeFor(req: IncomingMessage | undefined | null): RequestScope | undefined {
-  return req === undefined || req === null ? undefined : (req as TrackedRequest)[SCOPE];
-}
+export const identityOf: (req: IncomingMessage) => { deviceId: string; userId: string | undefined } | undefined = functions.identityOf;
 
 /** Express's trust-proxy-aware `req.secure`; on bare node:http, whether the socket is TLS. */
 function isSecure(req: IncomingMessage): boolean {
@@ -114,7 +96,7 @@ function isSecure(req: IncomingMessage): boolean {
 
 /**
  * The client as Express's `trust proxy` decides: `req.ip` (the socket's peer by default; with trust,
- * the nearest untrusted `X-Forwarded-For` entry — or, with `true`, the left-most, which the client
+ * the nearest untrusted `X-Forwarded-For` entry, or with `true` the left-most, which the client
  * writes) and `req.hostname` (`X-Forwarded-Host` when trusted). On bare node:http, the socket and
  * the Host header.
  */
@@ -136,36 +118,12 @@ const expressClient: NodeClient = {
 
 /** Passport puts the user on `req.user`; express-jwt puts the token's claims on `req.auth`. */
 function expressUserId(req: unknown): unknown {
-  // `in` first: a signed-out request has neither, and testing for a property costs less than reading
-  // one that V8 must look for up the whole prototype chain.
-  const user = 'user' in (req as object) ? (req as TrackedRequest).user : undefined;
+  const { user, auth } = req as TrackedRequest;
   if (typeof user === 'string' || typeof user === 'number') return user;
   if (user !== null && typeof user === 'object') {
     const id = (user as { id?: unknown }).id;
     if (id !== undefined && id !== null) return id;
   }
-  const auth = 'auth' in (req as object) ? (req as TrackedRequest).auth : undefined;
   if (auth !== null && typeof auth === 'object') return (auth as { sub?: unknown }).sub;
   return undefined;
 }
-
-function scopeOf(req: IncomingMessage, caller: string): RequestScope | undefined {
-  const scope = scopeFor(req);
-  if (scope === undefined) warnNotMounted(`${caller}(req)`);
-  return scope;
-}
-
-/** Callers already warned about: each says once that it ran where idstitch has no scope. */
-const warnedNotMounted = new Set<string>();
-
-/** The scope is missing: the route runs before `tracking()`. Warned once per caller; the call does nothing. */
-function warnNotMounted(caller: string): void {
-  if (warnedNotMounted.has(caller)) return;
-  warnedNotMounted.add(caller);
-  process.emitWarning(
-    `${caller} ran on a request the idstitch tracking() middleware did not see; nothing was tracked. Mount app.use(tracking()) before your routes`,
-    { code: 'IDSTITCH_NOT_MOUNTED' },
-  );
-}
-
-function noTrack(): void {}

@@ -1,10 +1,11 @@
+// idstitch/koa: the middleware for Koa 2 and 3.
 import type { Next, ParameterizedContext } from 'koa';
-import { ConfigError, IdstitchError } from '../src/errors.js';
+import { attachScope, coreOf, requestFunctions, scopeOn, trackerFor } from '../src/adapter.js';
+import { IdstitchError } from '../src/errors.js';
 import type { TrackerOptions } from '../src/options.js';
 import type { People } from '../src/people.js';
 import { NodeRequestContext } from '../src/request-context.js';
-import type { RequestScope } from '../src/request-scope.js';
-import { createTracker, isTracker, type Tracker } from '../src/tracker.js';
+import { createTracker, type Tracker } from '../src/tracker.js';
 
 export { createTracker, type People, type Tracker, type TrackerOptions };
 
@@ -39,10 +40,7 @@ declare module 'koa' {
  */
 export type KoaContext = ParameterizedContext<unknown, object, unknown>;
 
-/** Per-request state, under a registry symbol so the ESM and CommonJS builds find the same one. */
-const SCOPE = Symbol.for('idstitch.scope');
-
-type TrackedContext = KoaContext & { [SCOPE]?: RequestScope; track?: TrackFunction };
+type TrackedContext = KoaContext & { track?: TrackFunction; people?: People; register?: (properties: Record<string, unknown>) => void };
 
 export type TrackingMiddleware = ((ctx: ParameterizedContext<unknown, TrackingContext, unknown>, next: Next) => Promise<void>) & {
   /** The tracker behind the middleware: `flush()`, `shutdown()`, `stats()`. */
@@ -51,59 +49,36 @@ export type TrackingMiddleware = ((ctx: ParameterizedContext<unknown, TrackingCo
 
 /**
  * The Koa middleware (Koa 2 and 3). `app.use(tracking({ token }))` gives each browser a device id
- * cookie and each context `ctx.track`. Pass a `Tracker` instead of options to share one across apps.
- * The user id defaults to `ctx.state.user.id` (koa-passport), then `ctx.state.user.sub` (koa-jwt);
- * a `getUserId` option receives the Koa `ctx`.
+ * cookie and each context `ctx.track`, `ctx.people` and `ctx.register`. Pass a `Tracker` instead
+ * of options to share one across apps. The user id defaults to `ctx.state.user.id`
+ * (koa-passport), then `ctx.state.user.sub` (koa-jwt); a `getUserId` option receives the Koa `ctx`.
  */
 export function tracking(options?: TrackerOptions<KoaContext> | Tracker): TrackingMiddleware {
-  if (options && typeof options === 'object' && 'req' in options && 'res' in options && 'app' in options) {
-    throw new ConfigError('tracking', 'was mounted without being called: write app.use(tracking()), not app.use(tracking)');
-  }
-  const tracker = isTracker(options) ? options : createTracker(options as TrackerOptions<never> | undefined);
+  const tracker = trackerFor(options as TrackerOptions<never> | Tracker | undefined, (value) => 'req' in value && 'res' in value && 'app' in value);
+  const core = coreOf(tracker);
 
   async function idstitchTracking(ctx: ParameterizedContext<unknown, TrackingContext, unknown>, next: Next): Promise<void> {
-    const tracked = ctx as TrackedContext;
     // Mounted twice (a sub-app and its parent, say): the first one owns the request.
-    if (tracked[SCOPE] !== undefined) {
-      await next();
-      return;
-    }
-    try {
-      const scope = tracker.scope(new KoaRequestContext(ctx), ctx, koaUserId);
-      tracked[SCOPE] = scope;
-      tracked.track = scope.track;
-      accessorsOn(ctx);
-    } catch (error) {
-      // Tracking must never fail the request it rides on.
-      tracker.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `idstitch could not attach to the request: ${(error as Error)?.message}`, { cause: error }));
-      tracked.track = noTrack;
+    if (scopeOn(ctx) === undefined) {
+      const tracked = ctx as TrackedContext;
+      try {
+        const scope = core.scope(new KoaRequestContext(ctx), { req: ctx, defaultGetUserId: koaUserId });
+        attachScope(ctx, scope);
+        tracked.track = scope.track;
+        tracked.people = scope.people;
+        tracked.register = scope.register;
+      } catch (error) {
+        // Tracking must never fail the request it rides on.
+        core.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `idstitch could not attach to the request: ${(error as Error)?.message}`, { cause: error }));
+        tracked.track = () => undefined;
+      }
     }
     await next();
   }
   return Object.assign(idstitchTracking, { tracker });
 }
 
-/** Koa `app.context` objects given the `people` and `register` accessors. */
-const withAccessors = new WeakSet<object>();
-
-/**
- * `ctx.people` and `ctx.register` as accessors on `app.context`, the prototype Koa documents for
- * adding to every `ctx`, installed once per app: nothing is added per request.
- */
-function accessorsOn(ctx: KoaContext): void {
-  const proto = Object.getPrototypeOf(ctx) as object | null;
-  if (proto === null || withAccessors.has(proto)) return;
-  withAccessors.add(proto);
-  for (const name of ['people', 'register'] as const) {
-    if (Object.prototype.hasOwnProperty.call(proto, name)) continue; // someone else's: leave it
-    Object.defineProperty(proto, name, {
-      configurable: true,
-      get(this: TrackedContext) {
-        return this[SCOPE]?.[name];
-      },
-    });
-  }
-}
+const functions = requestFunctions<KoaContext>('ctx');
 
 /**
  * On signup or login: links this browser's device id to the user. Sends one event carrying both
@@ -111,20 +86,13 @@ function accessorsOn(ctx: KoaContext): void {
  * `userId` defaults to `getUserId(ctx)` (Koa: `ctx.state.user.id`, then `ctx.state.user.sub`).
  * Returns the linked user id, or undefined when there was none (reported to `onError`).
  */
-export function identifyUser(ctx: KoaContext, userId?: string | number): string | undefined {
-  return scopeOf(ctx, 'identifyUser')?.identify(userId);
-}
+export const identifyUser: (ctx: KoaContext, userId?: string | number) => string | undefined = functions.identifyUser;
 
 /** On logout: a new device id for this browser (the SDK's `.reset()`), and no user id for the rest of the request. */
-export function resetUser(ctx: KoaContext): void {
-  scopeOf(ctx, 'resetUser')?.reset();
-}
+export const resetUser: (ctx: KoaContext) => void = functions.resetUser;
 
 /** The request's identity: `{ deviceId, userId }`, or undefined when the middleware did not run. */
-export function identityOf(ctx: KoaContext): { deviceId: string; userId: string | undefined } | undefined {
-  const scope = (ctx as TrackedContext | undefined)?.[SCOPE];
-  return scope ? { deviceId: scope.deviceId, userId: scope.userId } : undefined;
-}
+export const identityOf: (ctx: KoaContext) => { deviceId: string; userId: string | undefined } | undefined = functions.identityOf;
 
 /**
  * `RequestContext` over a Koa context: Node's response underneath (so the cookie goes out at header
@@ -167,17 +135,3 @@ function koaUserId(ctx: unknown): unknown {
   const { id, sub } = user as { id?: unknown; sub?: unknown };
   return id !== undefined && id !== null ? id : sub;
 }
-
-let warnedNotMounted = false;
-function scopeOf(ctx: KoaContext, caller: string): RequestScope | undefined {
-  const scope = (ctx as TrackedContext | undefined)?.[SCOPE];
-  if (scope === undefined && !warnedNotMounted) {
-    warnedNotMounted = true;
-    process.emitWarning(`${caller}(ctx) was called on a request the idstitch tracking() middleware did not see; mount app.use(tracking()) before your routes`, {
-      code: 'IDSTITCH_NOT_MOUNTED',
-    });
-  }
-  return scope;
-}
-
-function noTrack(): void {}

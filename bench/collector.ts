@@ -15,7 +15,7 @@ import { Pool } from 'undici';
 import { clusterEvents } from '../src/collector/query.js';
 import { startCollector } from '../src/collector/server.js';
 import { CollectorStore, type EventRecord } from '../src/collector/store.js';
-import { deriveIdentity } from '../src/collector/identity.js';
+import { deriveIdentity } from '../src/id-merge.js';
 
 const BATCH = 2000; // events per request: Mixpanel's maximum
 const CONNECTIONS = 4;

@@ -1,9 +1,9 @@
 import { DeliveryError, IdstitchError } from './errors.js';
 import type { Batch } from './batch.js';
-import type { RetryPolicy } from './options.js';
+import type { RetryPolicy } from './config.js';
 import type { Reporter } from './report.js';
-import { classify, retryDelay, type FailedRecord } from './retry.js';
-import type { DropReason, TrackerStats } from './stats.js';
+import { classify, retryDelay, type FailedRecord, type ResponseFormat } from './retry.js';
+import type { DropReason, PipelineCounters } from './stats.js';
 import type { Transport } from './transport.js';
 
 /** Once shutdown has begun, waits between retries are cut to this (ms): the deadline matters more than politeness. */
@@ -17,9 +17,9 @@ const SHUTDOWN_RETRY_DELAY_MS = 1000;
  */
 export class Delivery {
   readonly #transport: Transport;
-  readonly #endpoint: 'import' | 'track';
+  readonly #format: ResponseFormat;
   readonly #policy: RetryPolicy;
-  readonly #stats: TrackerStats;
+  readonly #stats: PipelineCounters;
   readonly #reporter: Reporter;
   readonly #abort = new AbortController();
   #hurry = false;
@@ -27,9 +27,9 @@ export class Delivery {
   #unauthorizedReported = false;
   #unacknowledgedReported = false;
 
-  constructor(transport: Transport, endpoint: 'import' | 'track', policy: RetryPolicy, stats: TrackerStats, reporter: Reporter) {
+  constructor(transport: Transport, format: ResponseFormat, policy: RetryPolicy, stats: PipelineCounters, reporter: Reporter) {
     this.#transport = transport;
-    this.#endpoint = endpoint;
+    this.#format = format;
     this.#policy = policy;
     this.#stats = stats;
     this.#reporter = reporter;
@@ -67,7 +67,7 @@ export class Delivery {
       this.#stats.bytesSent += payload.body.length;
       const attempt = await this.#transport.send(payload, signal);
       if (signal.aborted) return this.#drop(count, 'shutdown_timeout');
-      const verdict = classify(attempt, this.#endpoint);
+      const verdict = classify(attempt, this.#format);
       switch (verdict.action) {
         case 'delivered':
           this.#stats.delivered += count;

@@ -18,8 +18,8 @@ export class HeldProfiles {
   #updates: ProfileUpdate[] | undefined;
   /** The request came with a profile cookie (valid or not), which an empty hold must clear. */
   #cookieSent = false;
-  /** The profile cookie line already in this response, which a later write replaces. */
-  #written: string | undefined;
+  /** A profile cookie went into this response already. */
+  #written = false;
   /** The cookie must be (re)written for this response. */
   pending = false;
 
@@ -51,18 +51,19 @@ export class HeldProfiles {
   drop(): void {
     this.#updates = [];
     this.#cookieSent = this.#profileCookie() !== undefined;
-    if (this.#cookieSent || this.#written !== undefined) this.pending = true;
+    if (this.#cookieSent || this.#written) this.pending = true;
   }
 
   /** Writes the cookie for `deviceId`: the held updates, or an expired cookie when there are none. */
   write(deviceId: string, secure: boolean): void {
     this.pending = false;
     const updates = this.#updates ?? [];
-    if (updates.length === 0 && !this.#cookieSent && this.#written === undefined) return;
-    const prefix = profileCookiePrefix(this.#cookie);
-    const line = updates.length > 0 ? prefix + encodeHeld(deviceId, updates, this.#signer) + attributes(this.#cookie, secure) : prefix + expired(this.#cookie, secure);
-    this.#context.appendSetCookie(line, this.#written);
-    this.#written = line;
+    if (updates.length === 0 && !this.#cookieSent && !this.#written) return;
+    const name = profileCookieName(this.#cookie);
+    const value = updates.length > 0 ? encodeHeld(deviceId, updates, this.#signer) : '';
+    const expiring = value === '';
+    this.#context.setCookie({ name, value, expired: expiring, line: `${name}=${value}${expiring ? expired(this.#cookie, secure) : attributes(this.#cookie, secure)}` });
+    this.#written = true;
   }
 
   #load(deviceId: string): ProfileUpdate[] {
@@ -75,13 +76,13 @@ export class HeldProfiles {
 
   #profileCookie(): string | undefined {
     const header = this.#context.cookieHeader();
-    return header ? cookieValues(header, { prefix: profileCookiePrefix(this.#cookie) })[0] : undefined;
+    return header ? cookieValues(header, { prefix: `${profileCookieName(this.#cookie)}=` })[0] : undefined;
   }
 }
 
 /** The cookie holding an anonymous browser's profile updates: the device cookie's name plus `_profile`. */
-function profileCookiePrefix(cookie: NormalizedCookie): string {
-  return `${cookie.name}_profile=`;
+function profileCookieName(cookie: NormalizedCookie): string {
+  return `${cookie.name}_profile`;
 }
 
 function attributes(cookie: NormalizedCookie, secure: boolean): string {

@@ -4,7 +4,7 @@
 // Holding needs `cookie.secret`: a cookie signed with anything public (the project token ships in
 // browser code) would let anyone write arbitrary properties into their own profile.
 import { InvalidEventError } from './errors.js';
-import { checkPropertyValue } from './event.js';
+import { checkPropertyValue } from './properties.js';
 import { describe, isPlainObject } from './options.js';
 import type { Signer } from './signing.js';
 

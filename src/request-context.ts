@@ -30,11 +30,11 @@ export interface RequestContext {
   /** Runs `listener` once, just before the response headers are written. */
   onHeaders(listener: () => void): void;
   /**
-   * Adds one `Set-Cookie` line, keeping every other cookie already set. `replacing` is a line this
-   * request wrote earlier (a rotation after the first cookie went in): when it is still there, the
-   * new line takes its place, so the response carries one device cookie.
+   * Sets one of idstitch's cookies on the response, keeping every other `Set-Cookie` already
+   * there. A second call for the same name in one request (a rotation after the first cookie went
+   * in) replaces the first, so the response carries one line per cookie.
    */
-  appendSetCookie(line: string, replacing?: string): void;
+  setCookie(cookie: OutgoingCookie): void;
   getResponseHeader(name: string): string | undefined;
   setResponseHeader(name: string, value: string): void;
   /**
@@ -43,6 +43,17 @@ export interface RequestContext {
    * `identity.unwritable`, never thrown. `onHeaders` is not called on such a context.
    */
   readonly readOnly?: boolean;
+}
+
+/** A cookie as idstitch writes it: the whole line for headers, its parts for cookie APIs (Next's `cookies().set`). */
+export interface OutgoingCookie {
+  readonly name: string;
+  /** The value; empty when the cookie is being deleted. */
+  readonly value: string;
+  /** The `Set-Cookie` line: name, value and attributes. */
+  readonly line: string;
+  /** True when this deletes the cookie (`Max-Age=0`). */
+  readonly expired: boolean;
 }
 
 /** How the Express adapter (and bare `node:http`) decide HTTPS: Express's trust-aware `req.secure`, else the socket. */
@@ -115,17 +126,22 @@ export class NodeRequestContext implements RequestContext {
     onHeaders(this.#res, listener);
   }
 
-  appendSetCookie(line: string, replacing?: string): void {
+  /** The line this request wrote for each cookie name, which a later write replaces. */
+  #written: Map<string, string> | undefined;
+
+  setCookie(cookie: OutgoingCookie): void {
     const res = this.#res;
+    const earlier = this.#written?.get(cookie.name);
+    (this.#written ??= new Map()).set(cookie.name, cookie.line);
     const previous = res.getHeader('set-cookie');
     if (previous === undefined) {
-      res.setHeader('set-cookie', line);
+      res.setHeader('set-cookie', cookie.line);
       return;
     }
     const lines = Array.isArray(previous) ? previous.map(String) : [String(previous)];
-    const at = replacing === undefined ? -1 : lines.indexOf(replacing);
-    if (at === -1) lines.push(line);
-    else lines[at] = line;
+    const at = earlier === undefined ? -1 : lines.indexOf(earlier);
+    if (at === -1) lines.push(cookie.line);
+    else lines[at] = cookie.line;
     res.setHeader('set-cookie', lines);
   }
 

@@ -1,4 +1,4 @@
-import type { RetryPolicy } from './options.js';
+import type { RetryPolicy } from './config.js';
 
 /** What one HTTP attempt produced. */
 export type Attempt =
@@ -29,13 +29,19 @@ export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || (status >= 500 && status <= 599);
 }
 
-export function classify(attempt: Attempt, endpoint: 'import' | 'track', now = Date.now()): Verdict {
+/**
+ * How the API acknowledges a request: strict `/import`'s `{code, num_records_imported, status}`, or
+ * the `{status, error}` of `/track?verbose=1` and `/engage?verbose=1` (contract §3.1–3.3).
+ */
+export type ResponseFormat = 'import' | 'verbose';
+
+export function classify(attempt: Attempt, format: ResponseFormat, now = Date.now()): Verdict {
   if (attempt.kind === 'network') {
     return { action: 'retry', reason: attempt.error.message || attempt.error.name, retryAfterMs: undefined };
   }
   const { status, body } = attempt;
   if (status >= 200 && status < 300) {
-    if (endpoint === 'track') return classifyTrackBody(body, status);
+    if (format === 'verbose') return classifyVerboseBody(body, status);
     // Strict /import acknowledges with {code: 200, num_records_imported, status: "OK"} (contract §3.2).
     const parsed = parseJson(body) as { num_records_imported?: unknown } | undefined;
     if (parsed !== null && typeof parsed === 'object' && typeof parsed.num_records_imported === 'number') return { action: 'delivered' };
@@ -62,7 +68,7 @@ export function classify(attempt: Attempt, endpoint: 'import' | 'track', now = D
  * `/track?verbose=1` and `/engage?verbose=1` answer 200 with `{status, error}`; without verbose,
  * `1` or `0` (contract §3.1, §3.3). Anything else is not an answer from the API.
  */
-function classifyTrackBody(body: string, status: number): Verdict {
+function classifyVerboseBody(body: string, status: number): Verdict {
   const trimmed = body.trim();
   if (trimmed === '1') return { action: 'delivered' };
   if (trimmed === '0') return { action: 'drop', reason: 'rejected', status, message: 'the API refused the batch (0)' };

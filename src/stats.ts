@@ -29,6 +29,28 @@ export interface ProfileStats {
   notHeld: number;
 }
 
+/** What one pipeline (events to `/import`, or profile updates to `/engage`) counts. */
+export interface PipelineCounters {
+  /** Accepted into the queue. */
+  tracked: number;
+  /** Confirmed by the API. */
+  delivered: number;
+  /** HTTP requests made (first attempts and retries). */
+  requests: number;
+  /** Requests that were retries. */
+  retries: number;
+  /** Batches split after a 413. */
+  splits: number;
+  /** Request body bytes (after gzip) of every attempt. */
+  bytesSent: number;
+  /** Never to be delivered, by reason. */
+  dropped: Record<DropReason, number>;
+}
+
+export function createPipelineCounters(): PipelineCounters {
+  return { tracked: 0, delivered: 0, requests: 0, retries: 0, splits: 0, bytesSent: 0, dropped: zeroDrops() };
+}
+
 export interface TrackerStats {
   /** Events accepted by track() into the queue. */
   tracked: number;
@@ -47,75 +69,57 @@ export interface TrackerStats {
   /** Events that will never be delivered, by reason. */
   dropped: Record<DropReason, number>;
   profiles: ProfileStats;
-  identity: {
-    /** Device id cookies written for requests that came without a valid one (counted when the cookie goes out). */
-    issued: number;
-    /** Device ids rotated by resetUser(). */
-    rotated: number;
-    /** Device ids replaced because a different user signed in without a logout (`guardUserSwitch`). */
-    switched: number;
-    /** Cookies present but malformed (replaced, never trusted). */
-    invalidCookies: number;
-    /** Cookies that could not be written because headers were already sent. */
-    cookieAfterHeadersSent: number;
-    /** Links (a user signing in on a device) the device cookie could not record; the tracker keeps them for the browser's next request. */
-    linksNotRecorded: number;
-    /** Such links forgotten because the tracker already kept its bound (`MAX_REMEMBERED_LINKS`, 10,000). */
-    linksForgotten: number;
-    /** Requests whose new or rotated device id could not be stored: the response was read-only (Next.js Server Components). */
-    unwritable: number;
-    /** User ids refused (deny-listed, empty, too long, wrong type) and treated as anonymous. */
-    invalidUserIds: number;
-    /** getUserId calls that threw or returned a promise. */
-    userIdResolverErrors: number;
-    /** Requests opted out by `Sec-GPC: 1`, `DNT: 1` (with `privacy.dnt`) or `privacy.consent`: no cookie, nothing sent. */
-    optedOut: number;
-    /** Requests whose device id came from mixpanel-browser's cookie (`deviceIdFrom`). */
-    fromBrowserSdk: number;
-    /** mixpanel-browser cookies present but unusable (too long, not JSON, no valid `$device_id`): idstitch's own cookie was used. */
-    invalidBrowserSdkCookies: number;
-    /** resetUser() on a device id mixpanel-browser owns: the browser keeps that id until the page calls `mixpanel.reset()`. */
-    browserSdkResets: number;
-  };
+  identity: IdentityCounters;
 }
 
-export function createStats(): TrackerStats {
+/** What happened to browsers' identities, request by request. */
+export interface IdentityCounters {
+  /** Device id cookies written for requests that came without a valid one (counted when the cookie goes out). */
+  issued: number;
+  /** Device ids rotated by resetUser(). */
+  rotated: number;
+  /** Device ids replaced because a different user signed in without a logout (`guardUserSwitch`). */
+  switched: number;
+  /** Cookies present but malformed (replaced, never trusted). */
+  invalidCookies: number;
+  /** Cookies that could not be written because headers were already sent. */
+  cookieAfterHeadersSent: number;
+  /** Links (a user signing in on a device) the device cookie could not record; the tracker keeps them for the browser's next request. */
+  linksNotRecorded: number;
+  /** Such links forgotten because the tracker already kept its bound (`MAX_REMEMBERED_LINKS`, 10,000). */
+  linksForgotten: number;
+  /** Requests whose new or rotated device id could not be stored: the response was read-only (Next.js Server Components). */
+  unwritable: number;
+  /** User ids refused (deny-listed, empty, too long, wrong type) and treated as anonymous. */
+  invalidUserIds: number;
+  /** getUserId calls that threw or returned a promise. */
+  userIdResolverErrors: number;
+  /** Requests opted out by `Sec-GPC: 1`, `DNT: 1` (with `privacy.dnt`) or `privacy.consent`: no cookie, nothing sent. */
+  optedOut: number;
+  /** Requests whose device id came from mixpanel-browser's cookie (`deviceIdFrom`). */
+  fromBrowserSdk: number;
+  /** mixpanel-browser cookies present but unusable (too long, not JSON, no valid `$device_id`): idstitch's own cookie was used. */
+  invalidBrowserSdkCookies: number;
+  /** resetUser() on a device id mixpanel-browser owns: the browser keeps that id until the page calls `mixpanel.reset()`. */
+  browserSdkResets: number;
+}
+
+export function createIdentityCounters(): IdentityCounters {
   return {
-    tracked: 0,
-    delivered: 0,
-    queued: 0,
-    requests: 0,
-    retries: 0,
-    splits: 0,
-    bytesSent: 0,
-    dropped: zeroDrops(),
-    profiles: {
-      tracked: 0,
-      delivered: 0,
-      queued: 0,
-      requests: 0,
-      retries: 0,
-      dropped: zeroDrops(),
-      held: 0,
-      released: 0,
-      notHeld: 0,
-    },
-    identity: {
-      issued: 0,
-      rotated: 0,
-      switched: 0,
-      invalidCookies: 0,
-      cookieAfterHeadersSent: 0,
-      linksNotRecorded: 0,
-      linksForgotten: 0,
-      unwritable: 0,
-      invalidUserIds: 0,
-      userIdResolverErrors: 0,
-      optedOut: 0,
-      fromBrowserSdk: 0,
-      invalidBrowserSdkCookies: 0,
-      browserSdkResets: 0,
-    },
+    issued: 0,
+    rotated: 0,
+    switched: 0,
+    invalidCookies: 0,
+    cookieAfterHeadersSent: 0,
+    linksNotRecorded: 0,
+    linksForgotten: 0,
+    unwritable: 0,
+    invalidUserIds: 0,
+    userIdResolverErrors: 0,
+    optedOut: 0,
+    fromBrowserSdk: 0,
+    invalidBrowserSdkCookies: 0,
+    browserSdkResets: 0,
   };
 }
 
@@ -134,7 +138,9 @@ function zeroDrops(): Record<DropReason, number> {
   };
 }
 
-/** A deep copy, so callers can keep and compare snapshots. */
-export function snapshot(stats: TrackerStats): TrackerStats {
-  return { ...stats, dropped: { ...stats.dropped }, identity: { ...stats.identity }, profiles: { ...stats.profiles, dropped: { ...stats.profiles.dropped } } };
+/** The counters a request's scope writes: its events' and profile updates' drops, identity, held profiles. */
+export interface ScopeCounters {
+  readonly dropped: Record<DropReason, number>;
+  readonly identity: IdentityCounters;
+  readonly profiles: { held: number; released: number; notHeld: number; readonly dropped: Record<DropReason, number> };
 }

@@ -34,3 +34,8 @@ export function normalizeUserId(raw: unknown): string | undefined | UserIdError 
 function invalid(why: string): UserIdError {
   return new UserIdError('IDSTITCH_INVALID_USER_ID', `user id ${why}; the request is treated as anonymous`);
 }
+
+/** A `getUserId` that threw: reported, and the request is anonymous. */
+export function userIdFailure(error: unknown): UserIdError {
+  return new UserIdError('IDSTITCH_GET_USER_ID_FAILED', `getUserId threw (${(error as Error)?.message ?? String(error)}); the request is treated as anonymous`, { cause: error });
+}

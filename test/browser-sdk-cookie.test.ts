@@ -14,7 +14,7 @@ import {
   type BrowserSdkCookie,
 } from '../src/browser-sdk-cookie.js';
 import { ConfigError } from '../src/errors.js';
-import { normalizeOptions } from '../src/options.js';
+import { normalizeOptions } from '../src/config.js';
 import type { IdstitchError, TrackerOptions } from '../src/index.js';
 import { startIngestStub, type IngestStub } from './support/ingest-stub.js';
 

@@ -5,7 +5,7 @@ import express, { type Express, type Request } from 'express';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { identifyUser, identityOf, resetUser, tracking, type TrackingMiddleware } from '../adapters/express.js';
-import { withDeviceId } from '../adapters/next-proxy.js';
+import { withDeviceId } from '../adapters/next/proxy.js';
 import { createSigner } from '../src/signing.js';
 import { ConfigError, type IdstitchError, type TrackerOptions } from '../src/index.js';
 import { startIngestStub, type IngestStub } from './support/ingest-stub.js';

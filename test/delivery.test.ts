@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { coreOf } from '../src/adapter.js';
 import { createTracker, DeliveryError, type IdstitchError, type Tracker, type TrackerOptions } from '../src/index.js';
 import { startIngestStub, uniqueByInsertId, type IngestStub, type RecordedRequest } from './support/ingest-stub.js';
 
@@ -335,7 +336,7 @@ describe('delivery: only an acknowledgement counts as delivered', () => {
     stub.otherwise((request) => (request.path === '/engage' ? { status: 200, body: { code: 200, num_records_imported: 1, status: 'OK' } } : {}));
     const t = trackerFor({ maxRetries: 1 });
     t.track('Warm Up', {}, { deviceId: 'device-1' });
-    (t as unknown as { profile(userId: string, update: readonly [string, unknown]): void }).profile('ada', ['set', { plan: 'pro' }]);
+    coreOf(t).profile('ada', ['set', { plan: 'pro' }]);
     await t.flush();
     expect(t.stats().profiles).toMatchObject({ delivered: 0, requests: 2 });
     expect(t.stats().profiles.dropped.retries_exhausted).toBe(1);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { deviceCookie, isDeviceId, newDeviceId, readDeviceCookie } from '../src/identity.js';
-import { normalizeOptions } from '../src/options.js';
+import { normalizeOptions } from '../src/config.js';
 
 const { cookie } = normalizeOptions({}, {});
 const ID = '6f1c2a4e-9b7d-4c3e-8a2f-1d0e9c8b7a65';

@@ -5,15 +5,15 @@ import { createRequire } from 'node:module';
 import { build } from 'esbuild';
 import { NextRequest, NextResponse } from 'next/server.js';
 import { describe, expect, it } from 'vitest';
-import { withDeviceId } from '../adapters/next-proxy.js';
+import { withDeviceId } from '../adapters/next/proxy.js';
 import { ConfigError } from '../src/errors.js';
 import { deviceCookie } from '../src/identity.js';
-import { normalizeOptions } from '../src/options.js';
+import { normalizeOptions } from '../src/config.js';
 import { downstream, fetchEvent } from './support/next-proxy-protocol.js';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ID = '6f1c2a4e-9b7d-4c3e-8a2f-1d0e9c8b7a65';
-const distPath = new URL('../dist/esm/adapters/next-proxy.js', import.meta.url).pathname;
+const distPath = new URL('../dist/esm/adapters/next/proxy.js', import.meta.url).pathname;
 
 function requestTo(url: string, headers: Record<string, string> = {}): NextRequest {
   return new NextRequest(url, { headers });

@@ -9,7 +9,7 @@ import type { NextApiRequest, NextApiResponse } from 'next';
 import { notFound, redirect } from 'next/navigation.js';
 import { NextRequest, NextResponse } from 'next/server.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { nextTracking, type NextAdapterOptions, type NextTracking, type TrackedApiHandler, type UserIdSource } from '../adapters/next.js';
+import { nextTracking, type NextAdapterOptions, type NextTracking, type TrackedApiHandler, type UserIdSource } from '../adapters/next/index.js';
 import { ConfigError, createTracker, type IdstitchError, type Tracker } from '../src/index.js';
 import { startIngestStub, type IngestStub } from './support/ingest-stub.js';
 import { runInNextRequest } from './support/next-request-scope.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
-import { DEFAULTS, normalizeOptions, type TrackerOptions } from '../src/options.js';
+import { normalizeOptions } from '../src/config.js';
+import { DEFAULTS, type TrackerOptions } from '../src/options.js';
 
 function configError(options: unknown): ConfigError {
   try {

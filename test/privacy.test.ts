@@ -9,9 +9,10 @@ import { redirect } from 'next/navigation.js';
 import { NextRequest } from 'next/server.js';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { coreOf } from '../src/adapter.js';
 import { identifyUser, identityOf, resetUser, tracking as expressTracking, type TrackingMiddleware } from '../adapters/express.js';
 import { tracking as koaTracking } from '../adapters/koa.js';
-import { nextTracking, type NextTrackingOptions, type UserIdSource } from '../adapters/next.js';
+import { nextTracking, type NextTrackingOptions, type UserIdSource } from '../adapters/next/index.js';
 import { ConfigError, createTracker, type IdstitchError, type Tracker, type TrackerOptions } from '../src/index.js';
 import { startIngestStub, type IngestStub } from './support/ingest-stub.js';
 import { runInNextRequest } from './support/next-request-scope.js';
@@ -172,7 +173,7 @@ describe('Express', () => {
 describe('privacy option', () => {
   it('defaults to GPC on, DNT off, no consent hook', () => {
     const tracker = createTracker({ logger: false });
-    expect(tracker.config.privacy).toEqual({ gpc: true, dnt: false, consent: undefined });
+    expect(coreOf(tracker).config.privacy).toEqual({ gpc: true, dnt: false, consent: undefined });
     void tracker.shutdown({ timeoutMs: 0 });
   });
 

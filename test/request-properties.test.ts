@@ -11,9 +11,10 @@ import type { NextApiRequest, NextApiResponse } from 'next';
 import { NextRequest } from 'next/server.js';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { coreOf } from '../src/adapter.js';
 import { tracking as expressTracking } from '../adapters/express.js';
 import { tracking as koaTracking } from '../adapters/koa.js';
-import { nextTracking, type NextAdapterOptions } from '../adapters/next.js';
+import { nextTracking, type NextAdapterOptions } from '../adapters/next/index.js';
 import { ConfigError, createTracker, type IdstitchError, type Tracker, type TrackerOptions } from '../src/index.js';
 import type { RequestContext } from '../src/request-context.js';
 import { clientIpFromForwardedFor, normalizeIp, normalizeRequestProperties, parseUserAgent, requestProperties, type RequestInfo } from '../src/request-properties.js';
@@ -195,13 +196,13 @@ describe('the core reads the request once, on the first event', () => {
       isSecure: () => false,
       headersSent: () => false,
       onHeaders: () => {},
-      appendSetCookie: () => {},
+      setCookie: () => {},
       getResponseHeader: () => undefined,
       setResponseHeader: () => {},
     });
-    tracker.scope(context(), {});
+    coreOf(tracker).scope(context(), { req: {} });
     expect(reads).toEqual({ url: 0, ip: 0 });
-    const scope = tracker.scope(context(), {});
+    const scope = coreOf(tracker).scope(context(), { req: {} });
     scope.track('One');
     scope.track('Two');
     scope.identify('u1');

@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { describe, isPlainObject } from '../options.js';
 import { DENYLISTED_IDS } from '../user.js';
 import { BodyError } from './body.js';
-import { DEVICE_PREFIX } from './identity.js';
+import { DEVICE_PREFIX } from '../id-merge.js';
 import { closing, readPayload, type IngestContext } from './ingest.js';
 import { failure, json, received, type Reply } from './reply.js';
 

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { API_LIMITS, describe, isPlainObject, type ServiceAccount } from '../options.js';
+import { MILLISECONDS_FROM, MIXPANEL_RULES } from '../id-merge.js';
 import { normalizeFaults, type FaultSpec, type NormalizedFault } from './faults.js';
 
 /**
@@ -99,7 +100,7 @@ export const COLLECTOR_DEFAULTS = {
   maxProperties: API_LIMITS.properties - 1, // "fewer than 255"
   trackMaxAgeMs: 5 * 24 * 60 * 60 * 1000, // ms: /track's 5-day window
   maxFutureMs: 60 * 60 * 1000, // ms: "more than 1 hour in the future" is refused
-  millisecondsFrom: 1e11, // a time at or above this is ms
+  millisecondsFrom: MILLISECONDS_FROM, // a time at or above this is ms
   stringLimit: API_LIMITS.stringId, // characters kept in a string value or a property name
   futureTime: 'clamp',
   failedRecordInsertIdKey: 'insert_id',
@@ -109,7 +110,7 @@ export const COLLECTOR_DEFAULTS = {
   identityEventScope: 'record',
   identityEventsElsewhere: 'store',
   missingDistinctId: 'reject',
-  distinctIdWithDevice: 'override',
+  distinctIdWithDevice: MIXPANEL_RULES.distinctIdWithDevice,
   devicePrefixedUserId: 'accept',
   denylistedIdsOnTrack: 'reject',
   dedupeBy: 'stored',

@@ -1,5 +1,5 @@
 import { html, type SafeHtml } from './html.js';
-import { DEVICE_PREFIX } from './identity.js';
+import { DEVICE_PREFIX } from '../id-merge.js';
 
 /** What the page knows about one identity cluster, for drawing it. */
 export interface ClusterPicture {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { diagnoseStore } from '../doctor/collector-source.js';
+import { diagnoseStore } from './doctor-source.js';
 import { constantHtml, html, pageHref, type SafeHtml } from './html.js';
-import { ASSIGNED_ALREADY, DEVICE_PREFIX, IDENTITY_EVENTS } from './identity.js';
+import { ASSIGNED_ALREADY, DEVICE_PREFIX, IDENTITY_EVENTS } from '../id-merge.js';
 import type { CollectorConfig } from './options.js';
 import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
 import { clusterSvg, DEVICES_DRAWN, events } from './page-cluster.js';

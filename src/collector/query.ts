@@ -1,6 +1,6 @@
-import { diagnoseStore } from '../doctor/collector-source.js';
+import { diagnoseStore } from './doctor-source.js';
 import { DOCTOR_DEFAULTS, MAX_EXAMPLES } from '../doctor/options.js';
-import type { IdentityGraph } from './identity.js';
+import type { IdentityGraph } from '../id-merge.js';
 import type { CollectorConfig } from './options.js';
 import { failure, json, type Reply } from './reply.js';
 import type { CollectorStore, StoredEvent } from './store.js';

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { ASSIGNED_ALREADY, IdentityGraph, type DerivedIdentity, type GraphChange } from './identity.js';
+import { ASSIGNED_ALREADY, IdentityGraph, type DerivedIdentity, type GraphChange } from '../id-merge.js';
 
 /** An event that passed validation, ready to store. `properties` is final but for identity markers added here. */
 export interface EventRecord {

@@ -1,7 +1,7 @@
 import { API_LIMITS, isPlainObject } from '../options.js';
 import { DENYLISTED_IDS } from '../user.js';
 import { UnparseableRecord } from './body.js';
-import { deriveIdentity, IDENTITY_EVENTS } from './identity.js';
+import { deriveIdentity, IDENTITY_EVENTS } from '../id-merge.js';
 import type { CollectorConfig } from './options.js';
 import type { EventRecord } from './store.js';
 

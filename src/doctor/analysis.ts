@@ -1,4 +1,4 @@
-import { IDENTITY_EVENTS, IdentityGraph, type LinkOutcome } from '../collector/identity.js';
+import { IDENTITY_EVENTS, IdentityGraph, type LinkOutcome } from '../id-merge.js';
 import { idProblem, type IdField, type IdProblem } from './ids.js';
 import type { DoctorEvent, ExampleEvent } from './report.js';
 

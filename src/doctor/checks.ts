@@ -1,4 +1,4 @@
-import { DEVICE_PREFIX, IDENTITY_EVENTS } from '../collector/identity.js';
+import { DEVICE_PREFIX, IDENTITY_EVENTS } from '../id-merge.js';
 import { byTime, example, firstLinkCost, Observations, type Entry, type Misattributed } from './analysis.js';
 import { ID_PROBLEM_TEXT } from './ids.js';
 import { worst, type CheckId, type CheckStatus, type DoctorCheck, type DoctorExample, type DoctorInput, type DoctorProfile, type DoctorReport, type Fact } from './report.js';

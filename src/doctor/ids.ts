@@ -1,5 +1,5 @@
 import { DENYLISTED_IDS } from '../user.js';
-import { DEVICE_PREFIX } from '../collector/identity.js';
+import { DEVICE_PREFIX } from '../id-merge.js';
 
 /** Where an id was seen: an event's identity fields, or a profile's `$distinct_id`. */
 export type IdField = '$device_id' | '$user_id' | 'profile';

@@ -1,6 +1,5 @@
 import { isPlainObject } from '../options.js';
-import { deriveIdentity } from '../collector/identity.js';
-import { COLLECTOR_DEFAULTS } from '../collector/options.js';
+import { deriveIdentity, MILLISECONDS_FROM, MIXPANEL_RULES } from '../id-merge.js';
 import type { DoctorEvent, DoctorProfile } from './report.js';
 
 /**
@@ -28,7 +27,7 @@ function readEvent(name: string, raw: unknown): ReadRecord {
   const before = properties.$distinct_id_before_identity;
   const identity = deriveIdentity(
     { distinctId: idOf(typeof before === 'string' ? before : properties.distinct_id), deviceId: idOf(properties.$device_id), userId: idOf(properties.$user_id) },
-    { distinctIdWithDevice: COLLECTOR_DEFAULTS.distinctIdWithDevice },
+    MIXPANEL_RULES,
   );
   const time = properties.time;
   const processed = properties.mp_processing_time_ms;
@@ -36,8 +35,8 @@ function readEvent(name: string, raw: unknown): ReadRecord {
     kind: 'event',
     event: {
       event: name,
-      // Exports give seconds, idstitch and most /import bodies ms: the collector's threshold tells them apart.
-      time: typeof time === 'number' && Number.isFinite(time) ? Math.round(time >= COLLECTOR_DEFAULTS.millisecondsFrom ? time : time * 1000) : null,
+      // Exports give seconds, idstitch and most /import bodies ms: Mixpanel's threshold tells them apart.
+      time: typeof time === 'number' && Number.isFinite(time) ? Math.round(time >= MILLISECONDS_FROM ? time : time * 1000) : null,
       insertId: typeof properties.$insert_id === 'string' && properties.$insert_id !== '' ? properties.$insert_id : null,
       deviceId: identity.deviceId ?? null,
       userId: identity.userId ?? null,

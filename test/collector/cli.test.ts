@@ -1,4 +1,4 @@
-// The `idstitch` command, run as a real process (node --import tsx src/cli.ts): it waits on the
+// The `idstitch` command, run as a real process (node --import tsx src/cli/index.ts): it waits on the
 // process's own output and exit, never on sleeps.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { basic, event, importEvents, send } from './helpers.js';
 
-const CLI = ['--import', 'tsx', 'src/cli.ts'];
+const CLI = ['--import', 'tsx', 'src/cli/index.ts'];
 
 interface Finished {
   readonly code: number | null;

@@ -1,7 +1,7 @@
 // The demo replays the guide's three flows through the Express middleware into a collector; its tables
 // must be the guide's ("Identifying Users (Simplified)"), with the one wrong note corrected (contract §5.9).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { demoTables, formatDemo, runDemo, type DemoFlow } from '../../src/collector/demo.js';
+import { demoTables, formatDemo, runDemo, type DemoFlow } from '../../src/cli/demo.js';
 import { collector } from './helpers.js';
 
 type Row = [event: number, deviceId: string, userId: string, distinctId: string, notes: string];

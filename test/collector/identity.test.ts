@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IDENTITY_EVENT_MESSAGE } from '../../src/collector/index.js';
+import { IDENTITY_EVENT_MESSAGE } from '../../src/collector/validation.js';
 import { collector, event, feed, identity, importEvents, send, trackEvents } from './helpers.js';
 
 // The test vectors of mixpanel-contract §5.11, each through real HTTP, one request per event unless the

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { COLLECTOR_DEFAULTS, deriveIdentity, startCollector } from '../../src/collector/index.js';
+import { COLLECTOR_DEFAULTS, startCollector } from '../../src/collector/index.js';
+import { deriveIdentity } from '../../src/id-merge.js';
 import { collector, send } from './helpers.js';
 
 describe('startCollector', () => {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CollectorStore, deriveIdentity, type EventRecord } from '../../src/collector/index.js';
+import { CollectorStore, type EventRecord } from '../../src/collector/store.js';
+import { deriveIdentity } from '../../src/id-merge.js';
 
 const stores: CollectorStore[] = [];
 afterEach(() => stores.splice(0).forEach((store) => store.close()));

@@ -1,4 +1,4 @@
-// Runs `idstitch …` as a real process (node --import tsx src/cli.ts) and resolves with its exit code and output.
+// Runs `idstitch …` as a real process (node --import tsx src/cli/index.ts) and resolves with its exit code and output.
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const REPOSITORY = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 // Absolute, so the command can run in another working directory (where `./idstitch.sqlite` is looked for).
 const TSX = pathToFileURL(join(REPOSITORY, 'node_modules/tsx/dist/loader.mjs')).href;
-const CLI = join(REPOSITORY, 'src/cli.ts');
+const CLI = join(REPOSITORY, 'src/cli/index.ts');
 
 export interface Finished {
   readonly code: number | null;

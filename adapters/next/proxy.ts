@@ -6,12 +6,13 @@
 // runtime import of `next` — a proxy tells Next what to do through response headers, which this
 // module writes itself (see `continueWithCookie`).
 import type { NextFetchEvent, NextRequest } from 'next/server.js';
-import { privateCacheControl } from '../src/cache-control.js';
-import { normalizeCookie, type CookieOptions, type NormalizedCookie } from '../src/cookie-config.js';
-import { ConfigError } from '../src/errors.js';
-import { cookieValues, deviceCookie, newDeviceId, parseDeviceValue, readDeviceCookie } from '../src/identity.js';
-import { createWebSigner, type WebSigner } from '../src/signing-web.js';
-import { describe, rejectUnknown } from '../src/option-checks.js';
+import { privateCacheControl } from '../../src/cache-control.js';
+import { normalizeCookie, type CookieOptions, type NormalizedCookie } from '../../src/cookie-config.js';
+import { ConfigError } from '../../src/errors.js';
+import { cookieValues, deviceCookie, newDeviceId, parseDeviceValue, readDeviceCookie } from '../../src/identity.js';
+import { createWebSigner, type WebSigner } from '../../src/signing-web.js';
+import { describe, rejectUnknown } from '../../src/option-checks.js';
+import { editHeaders } from './headers.js';
 
 export type { CookieOptions };
 
@@ -185,27 +186,4 @@ function withDeviceCookie(header: string | null | undefined, cookie: NormalizedC
     .filter((pair) => pair !== '' && !pair.startsWith(cookie.prefix));
   kept.push(cookie.prefix + value);
   return kept.join('; ');
-}
-
-/**
- * Runs `edit` on the response's headers. Fetch makes the headers of `Response.redirect()` and
- * `Response.error()` immutable (a `TypeError` on any change): such a response is copied first,
- * status, body and headers kept. A response that cannot be copied (`Response.error()`, status 0)
- * is returned unchanged: it reaches no browser that could store a cookie.
- */
-function editHeaders(response: Response, edit: (headers: Headers) => void): Response {
-  try {
-    edit(response.headers);
-    return response;
-  } catch (error) {
-    if (!(error instanceof TypeError)) throw error;
-  }
-  let copy: Response;
-  try {
-    copy = new Response(response.body, response);
-  } catch {
-    return response;
-  }
-  edit(copy.headers);
-  return copy;
 }

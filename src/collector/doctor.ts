@@ -1,15 +1,11 @@
-import type { Collector } from '../collector/server.js';
-import { diagnose } from './checks.js';
-import { DoctorError } from './errors.js';
-import type { DoctorReport } from './report.js';
-import { examplesOf, type DoctorOptions } from './options.js';
-import { fetchReport, readNdjsonFile, readRecords } from './sources.js';
-
-export { DOCTOR_CHECKS } from './checks.js';
-export { DoctorError, type DoctorErrorCode } from './errors.js';
-export { formatDoctorReport } from './format.js';
-export { DOCTOR_DEFAULTS, MAX_EXAMPLES, type DoctorOptions } from './options.js';
-export type { CheckId, CheckStatus, DoctorCheck, DoctorExample, DoctorReport, ExampleEvent, Fact } from './report.js';
+// `runDoctor`: the doctor (src/doctor/: Mixpanel's QA list as checks over recorded data) run on
+// whatever holds the data: a collector's database or store, a running collector, an export file.
+import { diagnose } from '../doctor/checks.js';
+import { DoctorError } from '../doctor/errors.js';
+import { examplesOf, type DoctorOptions } from '../doctor/options.js';
+import type { DoctorReport } from '../doctor/report.js';
+import { fetchReport, readNdjsonFile, readRecords } from '../doctor/sources.js';
+import type { Collector } from './server.js';
 
 /** What the doctor reads: exactly one of these. */
 export type DoctorSource =
@@ -59,7 +55,7 @@ export async function runDoctor(source: DoctorSource, options: DoctorOptions = {
       return diagnose(await readNdjsonFile(path(any.ndjson, 'ndjson')), examples);
     default: {
       // better-sqlite3 is an optional peer: only the collector sources load it.
-      const { readCollectorDatabase, readCollectorStore } = await import('./collector-source.js');
+      const { readCollectorDatabase, readCollectorStore } = await import('./doctor-source.js');
       const input = any.db !== undefined ? readCollectorDatabase(path(any.db, 'db')) : readCollectorStore(any.collector!.store, any.collector!.config.storage);
       try {
         return diagnose(input, examples);

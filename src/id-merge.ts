@@ -1,12 +1,16 @@
 /**
  * Simplified ID Merge, as mixpanel-contract §5.10 derives it from Mixpanel's docs and live probes.
  * Derivation is pure; the device→user links live in `IdentityGraph`, first write wins by ingestion order.
+ * The collector ingests by these rules and the doctor checks recorded data against them.
  */
 
 export const DEVICE_PREFIX = '$device:';
 
+/** A numeric `time` at or above this is in milliseconds, below it in seconds (contract, *unconfirmed*). */
+export const MILLISECONDS_FROM = 1e11;
+
 /** Original ID Merge verbs: no identity effect in Simplified projects (contract §5.4). */
-export { IDENTITY_EVENTS } from '../event.js';
+export { IDENTITY_EVENTS } from './event.js';
 
 /** What Mixpanel once documented as the reason a device was not relinked (contract §5.3 C5, U15). */
 export const ASSIGNED_ALREADY = 'errAnonDistinctIdAssignedAlready';
@@ -15,6 +19,9 @@ export interface DerivationRules {
   /** C9: an unprefixed `distinct_id` with only `$device_id`: overridden (`'override'`) or taken as the user id (`'user'`). */
   readonly distinctIdWithDevice: 'override' | 'user';
 }
+
+/** The rules as Mixpanel documents them (the collector's defaults; its options can choose otherwise). */
+export const MIXPANEL_RULES: DerivationRules = { distinctIdWithDevice: 'override' };
 
 /** The identity fields of one event, as ingestion derives them. `undefined` means absent. */
 export interface DerivedIdentity {

@@ -1,12 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setImmediate as tick } from 'node:timers/promises';
-import { identifyUser, resetUser, tracking, type TrackFunction, type TrackingMiddleware } from '../../adapters/express.js';
+import { coreOf } from '../adapter.js';
+import type { FeedEvent, IdentityView } from '../collector/query.js';
+import { startCollector, type Collector } from '../collector/server.js';
+import type { TrackerCore } from '../core.js';
+import { DEVICE_PREFIX } from '../id-merge.js';
 import { DEFAULTS } from '../options.js';
+import { NodeRequestContext } from '../request-context.js';
+import { createTracker } from '../tracker.js';
 import { FlowTables, type DemoCorrection, type DemoFlow, type IdentityState, type StepNotes } from './demo-table.js';
-import { DEVICE_PREFIX } from './identity.js';
-import type { FeedEvent, IdentityView } from './query.js';
-import { startCollector, type Collector } from './server.js';
 
 export { formatDemo, type DemoFlow, type DemoStage, type DemoRow, type DemoCorrection } from './demo-table.js';
 
@@ -92,14 +95,14 @@ const SESSION = 'demo_user';
  */
 export async function runDemo(collector: Collector): Promise<DemoFlow[]> {
   const problems: string[] = [];
-  const middleware = tracking({
+  const tracker = createTracker({
     apiHost: collector.url,
     token: collector.config.token ?? 'demo',
     logger: false,
     onError: (error) => problems.push(`${error.code}: ${error.message}`),
     flushIntervalMs: 60_000, // each stage flushes explicitly before reading the collector
   });
-  const app = createServer((req, res) => demoApp(middleware, req, res));
+  const app = createServer((req, res) => demoApp(coreOf(tracker), req, res));
   const appUrl = await listen(app);
   const api = collectorApi(collector);
   const browsers = new Map<string, Browser>();
@@ -129,7 +132,7 @@ export async function runDemo(collector: Collector): Promise<DemoFlow[]> {
             tables.labels.device(device);
           }
         }
-        await middleware.tracker.flush();
+        await tracker.flush();
         if (problems.length > 0) throw new Error(`the demo's tracker reported: ${problems.join('; ')}`);
         state = await api.state(devices, users);
         const table = tables.stage(stage.title, await api.events(devices, users), state, sent);
@@ -140,7 +143,7 @@ export async function runDemo(collector: Collector): Promise<DemoFlow[]> {
     }
     return flows;
   } finally {
-    await middleware.tracker.shutdown({ timeoutMs: 5000 });
+    await tracker.shutdown({ timeoutMs: 5000 });
     await new Promise<void>((resolve) => app.close(() => resolve()));
     app.closeAllConnections();
   }
@@ -156,20 +159,22 @@ export async function demoTables(): Promise<DemoFlow[]> {
   }
 }
 
-/** The app: pages that track a view, login and logout. The session cookie plays passport's `req.user`. */
-function demoApp(middleware: TrackingMiddleware, req: IncomingMessage, res: ServerResponse): void {
+/**
+ * The app, on bare node:http with the core's request scope (what every adapter builds on): pages that
+ * track a view, login and logout. The session cookie plays the user id an auth library would give.
+ */
+function demoApp(core: TrackerCore, req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://demo.invalid');
   const session = readCookie(req.headers.cookie, SESSION);
-  if (session !== undefined) Object.assign(req, { user: { id: session } });
-  middleware(req, res);
+  const scope = core.scope(new NodeRequestContext(req, res), { req, defaultGetUserId: () => session });
   const user = url.searchParams.get('user');
   if (req.method === 'GET' && PAGES[url.pathname]) {
-    (req as IncomingMessage & { track: TrackFunction }).track(PAGES[url.pathname]!);
+    scope.track(PAGES[url.pathname]!);
   } else if (req.method === 'POST' && url.pathname === '/login' && user) {
-    identifyUser(req, user);
+    scope.identify(user);
     res.appendHeader('set-cookie', `${SESSION}=${encodeURIComponent(user)}; Path=/; HttpOnly; SameSite=Lax`);
   } else if (req.method === 'POST' && url.pathname === '/logout') {
-    resetUser(req);
+    scope.reset();
     res.appendHeader('set-cookie', `${SESSION}=; Path=/; Max-Age=0`);
   } else {
     res.writeHead(404).end();

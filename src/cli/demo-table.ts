@@ -1,5 +1,5 @@
-import { ASSIGNED_ALREADY, DEVICE_PREFIX } from './identity.js';
-import type { FeedEvent } from './query.js';
+import { ASSIGNED_ALREADY, DEVICE_PREFIX } from '../id-merge.js';
+import type { FeedEvent } from '../collector/query.js';
 
 /** One row of a guide-style table, ids shown as D1, D2… and U1, U2… */
 export interface DemoRow {

@@ -3,13 +3,13 @@
 // the doctor that checks recorded events against the guide's QA list.
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { COLLECTOR_DEFAULTS } from './collector/options.js';
-import { DOCTOR_DEFAULTS, MAX_EXAMPLES } from './doctor/options.js';
+import { COLLECTOR_DEFAULTS } from '../collector/options.js';
+import { DOCTOR_DEFAULTS, MAX_EXAMPLES } from '../doctor/options.js';
 // The collector (and better-sqlite3, an optional peer) loads only for the commands that need it,
 // so `idstitch --help` works without it.
-import type { Collector, CollectorOptions } from './collector/index.js';
-import { IdstitchError } from './errors.js';
-import { LIBRARY_VERSION } from './version.js';
+import type { Collector, CollectorOptions } from '../collector/index.js';
+import { IdstitchError } from '../errors.js';
+import { LIBRARY_VERSION } from '../version.js';
 
 const USAGE = `idstitch ${LIBRARY_VERSION}: server-side Mixpanel Simplified ID Merge
 
@@ -106,7 +106,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const serve = values.serve === true;
   const collector = await start({ port: readPort(values.port, 0), host, storage: ':memory:' });
   try {
-    const { formatDemo, runDemo } = await import('./collector/demo.js');
+    const { formatDemo, runDemo } = await import('./demo.js');
     process.stdout.write(`${formatDemo(await runDemo(collector))}\n`);
   } catch (error) {
     await collector.close();
@@ -177,7 +177,7 @@ async function doctor(values: Values): Promise<number> {
     throw new UsageError(`--examples must be an integer from 0 to ${MAX_EXAMPLES}, got '${values.examples}'`);
   }
 
-  const { DoctorError, formatDoctorReport, runDoctor } = await import('./doctor/index.js');
+  const [{ runDoctor }, { DoctorError }, { formatDoctorReport }] = await Promise.all([import('../collector/doctor.js'), import('../doctor/errors.js'), import('../doctor/format.js')]);
   const source = values.url !== undefined ? { url: values.url, token: values.token } : values.ndjson !== undefined ? { ndjson: values.ndjson } : { db: values.db ?? './idstitch.sqlite' };
   let report;
   try {
@@ -203,7 +203,7 @@ function missingSqlite(error: unknown): Error | undefined {
 
 async function start(options: CollectorOptions): Promise<Collector> {
   try {
-    const { startCollector } = await import('./collector/server.js');
+    const { startCollector } = await import('../collector/server.js');
     return await startCollector(options);
   } catch (error) {
     const code = (error as { code?: unknown }).code;

@@ -1,10 +1,10 @@
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
-import { DEVICE_PREFIX } from '../collector/identity.js';
-import type { CollectorStore } from '../collector/store.js';
-import { DoctorError } from './errors.js';
-import { diagnose } from './checks.js';
-import type { DoctorEvent, DoctorInput, DoctorProfile, DoctorReport } from './report.js';
+import { DEVICE_PREFIX } from '../id-merge.js';
+import { diagnose } from '../doctor/checks.js';
+import { DoctorError } from '../doctor/errors.js';
+import type { DoctorEvent, DoctorInput, DoctorProfile, DoctorReport } from '../doctor/report.js';
+import type { CollectorStore } from './store.js';
 
 /** A source that holds a database connection until `close`. */
 export interface ClosableInput extends DoctorInput {
