@@ -179,7 +179,7 @@ export function formatDemo(flows: readonly DemoFlow[]): string {
         row.deviceId ?? '',
         row.userId ?? '',
         row.distinctId,
-        corrected.has(row.event) ? `${row.notes} ✗ the guide says otherwise (below)` : row.notes,
+        corrected.has(row.event) ? `${row.notes} (the guide says otherwise: see below)` : row.notes,
       ]);
       out.push(...table(['Event', '$device_id', '$user_id', 'distinct_id (set by the collector)', 'Notes'], rows), '');
     });
@@ -187,7 +187,7 @@ export function formatDemo(flows: readonly DemoFlow[]): string {
     out.push(`ID clusters now: ${clusters.join('  ')}`);
     out.push(`Ids: ${Object.entries(flow.legend).map(([label, id]) => `${label} = ${id}`).join(', ')}`, '');
     for (const correction of flow.corrections) {
-      out.push(`✗ The guide's note on event ${correction.event} reads "${correction.guide}".`);
+      out.push(`Note: the guide's note on event ${correction.event} reads "${correction.guide}".`);
       out.push(`  The collector: "${correction.collector}".`);
       if (correction.why) out.push(...wrap(correction.why, 100).map((line) => `  ${line}`));
       out.push('');

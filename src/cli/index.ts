@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `idstitch` command: the local collector, the demo that replays the guide's flows into one, and
 // the doctor that checks recorded events against the guide's QA list.
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { COLLECTOR_DEFAULTS } from '../collector/options.js';
@@ -11,24 +12,22 @@ import type { Collector, CollectorOptions } from '../collector/index.js';
 import { IdstitchError } from '../errors.js';
 import { LIBRARY_VERSION } from '../version.js';
 
-const USAGE = `idstitch ${LIBRARY_VERSION}: server-side Mixpanel Simplified ID Merge
-
-Usage:
-  idstitch collector [--port 7600] [--host 127.0.0.1] [--db ./idstitch.sqlite] [--token T]
+const COMMAND_USAGE = {
+  collector: `  idstitch collector [--port 7600] [--host 127.0.0.1] [--db ./idstitch.sqlite] [--token T]
       Runs a local server that speaks Mixpanel's ingestion API (/import, /track, /engage) and applies
       Simplified ID Merge, with a page at / and a query API at /api. Stops on Ctrl+C (SIGINT) or SIGTERM.
         --port   TCP port; 0 picks a free one (default 7600)
         --host   address to bind (default 127.0.0.1)
         --db     SQLite file, or :memory: to forget on exit (default ./idstitch.sqlite)
         --token  project token: /import, the page and /api/* then need it as the Basic user name
-
-  idstitch demo [--serve] [--port 0] [--host 127.0.0.1]
+`,
+  demo: `  idstitch demo [--serve] [--port 0] [--host 127.0.0.1]
       Replays the guide's three flows (new user signup, returning user, multiple users on one device)
-      through the Express middleware over real HTTP into an in-memory collector, and prints each flow
-      as the guide's table, read back from the collector.
+      over real HTTP into an in-memory collector, and prints each flow as the guide's table, read back
+      from the collector.
         --serve  keep the demo's collector running afterwards, to look at its page
-
-  idstitch doctor [--db ./idstitch.sqlite | --ndjson FILE | --url http://127.0.0.1:7600] [--json]
+`,
+  doctor: `  idstitch doctor [--db ./idstitch.sqlite | --ndjson FILE | --url http://127.0.0.1:7600] [--json]
       Checks events against the QA list of Mixpanel's identity guide: pre- and post-login events on
       one user, devices used by two users (and the events the first link cost them), profiles for
       anonymous devices, users never identified, deny-listed or suspicious ids, reused $insert_ids.
@@ -39,8 +38,15 @@ Usage:
         --token     the collector's token (with --url)
         --json      print the report as JSON
         --examples  examples per check, and events per example, 0 to ${MAX_EXAMPLES} (default ${DOCTOR_DEFAULTS.examples})
+`,
+} as const;
 
+const USAGE = `idstitch ${LIBRARY_VERSION}: server-side Mixpanel Simplified ID Merge
+
+Usage:
+${Object.values(COMMAND_USAGE).join('\n')}
   idstitch --help | --version
+  idstitch <command> --help
 `;
 
 /** A command line that cannot be run as given: exit code 2, as is usual for usage errors. */
@@ -78,14 +84,14 @@ async function main(argv: readonly string[]): Promise<number> {
   const command = first as Command;
   const values = parse(command, rest);
   if (values.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(`Usage:\n${COMMAND_USAGE[command]}`);
     return 0;
   }
   if (command === 'doctor') return doctor(values);
   const host = values.host ?? COLLECTOR_DEFAULTS.host;
   if (command === 'collector') {
     const port = readPort(values.port, COLLECTOR_DEFAULTS.port);
-    const db = values.db ?? './idstitch.sqlite';
+    const db = values.db ?? DEFAULT_DB;
     const token = values.token;
     if (token === '') throw new UsageError('--token must not be empty');
     const storage = db === ':memory:' ? db : resolve(db);
@@ -94,7 +100,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(
       `idstitch collector listening on ${collector.url}\n` +
         `  page     ${collector.url}/${token !== undefined ? '  (sign in with the token as the user name)' : ''}\n` +
-        `  idstitch createTracker({ apiHost: '${collector.url}', token })\n` +
+        `  idstitch tracking({ apiHost: '${collector.url}', token: '${token ?? 'dev'}' })   (idstitch/express, idstitch/koa; nextTracking for idstitch/next)\n` +
         // mixpanel-node sends `secret` only over HTTPS; over plain HTTP its legacy `key` is what authenticates /import.
         `  mixpanel Mixpanel.init(token, { host: '${mixpanelHost}', protocol: 'http', key: token })\n` +
         `  storage  ${storage}\n` +
@@ -177,8 +183,9 @@ async function doctor(values: Values): Promise<number> {
     throw new UsageError(`--examples must be an integer from 0 to ${MAX_EXAMPLES}, got '${values.examples}'`);
   }
 
+  if (given.length === 0 && !existsSync(DEFAULT_DB)) throw new UsageError(await noDefaultDatabase());
   const [{ runDoctor }, { DoctorError }, { formatDoctorReport }] = await Promise.all([import('../collector/doctor.js'), import('../doctor/errors.js'), import('../doctor/format.js')]);
-  const source = values.url !== undefined ? { url: values.url, token: values.token } : values.ndjson !== undefined ? { ndjson: values.ndjson } : { db: values.db ?? './idstitch.sqlite' };
+  const source = values.url !== undefined ? { url: values.url, token: values.token } : values.ndjson !== undefined ? { ndjson: values.ndjson } : { db: values.db ?? DEFAULT_DB };
   let report;
   try {
     report = await runDoctor(source, { examples });
@@ -190,6 +197,27 @@ async function doctor(values: Values): Promise<number> {
   }
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatDoctorReport(report));
   return report.status === 'fail' ? 1 : 0;
+}
+
+/** Where `idstitch collector` keeps its data by default, and where `idstitch doctor` looks first. */
+const DEFAULT_DB = './idstitch.sqlite';
+
+/**
+ * `idstitch doctor` with no source, where no collector file is: a collector kept in memory (`npm
+ * start`, `--db :memory:`) may be running, and `--url` is the way to it.
+ */
+async function noDefaultDatabase(): Promise<string> {
+  const url = `http://${COLLECTOR_DEFAULTS.host}:${COLLECTOR_DEFAULTS.port}`;
+  let running = false;
+  try {
+    const answer = (await (await fetch(url, { signal: AbortSignal.timeout(1000) })).json()) as { name?: unknown };
+    running = answer.name === 'idstitch collector';
+  } catch {
+    // nothing answers there (or not a collector)
+  }
+  return running
+    ? `there is no ${DEFAULT_DB} here, but a collector answers at ${url}: run 'idstitch doctor --url ${url}'`
+    : `there is no ${DEFAULT_DB} here: give a collector's file with --db, a running collector with --url, or an export with --ndjson`;
 }
 
 /** better-sqlite3 is an optional peer: its absence gets a message saying how to install it. */

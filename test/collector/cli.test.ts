@@ -63,10 +63,14 @@ describe('idstitch (the command)', () => {
     expect(result.stdout).toContain('idstitch collector [--port 7600] [--host 127.0.0.1] [--db ./idstitch.sqlite] [--token T]');
     expect(result.stdout).toContain('idstitch demo');
     expect(result.stdout).toContain('idstitch doctor [--db ./idstitch.sqlite | --ndjson FILE | --url http://127.0.0.1:7600] [--json]');
-    expect((await run('collector', '--help')).stdout).toContain('--token');
+    // A command's --help is that command's usage alone.
+    const collector = await run('collector', '--help');
+    expect(collector.stdout).toContain('--token');
+    expect(collector.stdout).not.toContain('idstitch doctor');
     const doctor = await run('doctor', '--help');
     expect(doctor.code).toBe(0);
     expect(doctor.stdout).toContain('Exits 0 when no check fails (warnings allowed), 1 when one does, 2 when it cannot run.');
+    expect(doctor.stdout).not.toContain('idstitch collector');
   });
 
   it('answers a malformed command line with exit code 2 and a message naming the problem', async () => {
@@ -106,6 +110,8 @@ describe('idstitch (the command)', () => {
     const stopped = await first.finished;
     expect(stopped.code).toBe(0);
     expect(stopped.stdout).toContain(`storage  ${db}`);
+    // How to point each framework's middleware at it, with the token it was given.
+    expect(stopped.stdout).toContain(`idstitch tracking({ apiHost: '${first.url}', token: 'cli-token' })`);
     expect(stopped.stdout).toMatch(/SIGTERM: stopping…\nstopped\n$/);
     expect(stopped.stderr).toBe('');
 
@@ -133,6 +139,7 @@ describe('idstitch (the command)', () => {
     for (const flow of ['New user signup', 'Returning user', 'Multiple users, one device']) expect(result.stdout).toContain(flow);
     expect(result.stdout).toContain('| 3 User Identified | D1         | U1       | U1                                 | Links D1 ⇒ U1, D1 and U1 are inside one ID cluster |');
     expect(result.stdout).toContain('ID clusters now: {D1, U1}  {D2, U2}');
-    expect(result.stdout).toContain(`✗ The guide's note on event 5 reads "Links D2 ⇒ U2, D1, D2, and U1 are inside one ID cluster".`);
+    expect(result.stdout).toContain(`Note: the guide's note on event 5 reads "Links D2 ⇒ U2, D1, D2, and U1 are inside one ID cluster".`);
+    expect(result.stdout).not.toContain('✗'); // a correction of the guide, in a run that succeeded
   });
 });

@@ -47,6 +47,17 @@ describe('idstitch doctor', () => {
     expect((JSON.parse(result.stdout) as DoctorReport).checks.map((c) => c.status)).toEqual(['pass', 'pass', 'pass', 'warn', 'pass', 'pass', 'pass']);
   });
 
+  it('with no source and no ./idstitch.sqlite, says how to reach a collector kept in memory (--url) instead of failing on the file', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'idstitch-doctor-empty-'));
+    try {
+      const result = await runCliIn(empty, 'doctor');
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/there is no \.\/idstitch\.sqlite here(: give a collector's file with --db, a running collector with --url|, but a collector answers at http:\/\/127\.0\.0\.1:7600: run 'idstitch doctor --url http:\/\/127\.0\.0\.1:7600')/);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
   it('reads ./idstitch.sqlite when no source is given, the file `idstitch collector` writes by default', async () => {
     const started = await collector({ storage: join(dir, 'idstitch.sqlite') });
     await importEvents(started.url, [event('Viewed Home', { device: 'd1' }), event('Signed Up', { device: 'd1', user: 'u1' })]);

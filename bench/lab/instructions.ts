@@ -4,7 +4,7 @@
 // 4,000 requests here: over 4,000 requests, one variant's window held such a collection and
 // another's did not, and the same build measured 4 to 9 % above its 30,000-request figure. Over
 // 30,000, the same code measured twice (its ESM and CommonJS builds) came within 0.5 %. Each
-// Express variant of bench/instructions-server.ts runs under valgrind on core 0; after
+// Express variant of bench/lab/instructions-server.ts runs under valgrind on core 0; after
 // a warm-up, callgrind counts every instruction the server executes (all threads: GC, JIT, zlib)
 // while autocannon sends a fixed number of requests with the request-cost mix (50 connections,
 // 1 in 10 a new visitor), idstitch's events delivered to the sink included.
@@ -17,9 +17,9 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { canPin, pinSelf, startSinkProcess } from './child.js';
-import { requestMix } from './request-cost.js';
-import { num, table, times } from './report.js';
+import { canPin, pinSelf, startSinkProcess } from '../child.js';
+import { requestMix } from '../request-cost.js';
+import { num, table, times } from '../report.js';
 
 const SERVER = new URL('./instructions-server.ts', import.meta.url).pathname;
 /** bare, floor and idstitch as in the request-cost bench; layer: bare behind one empty middleware. */

@@ -5,7 +5,7 @@
 //   valgrind --tool=callgrind … node --import tsx bench/instructions-server.ts <variant> <sink url>
 import express from 'express';
 import { tracking } from 'idstitch/express';
-import { dieWith, EVENT_NAME, HELLO, idstitchOptions, routeWork } from './server-variants.js';
+import { dieWith, EVENT_NAME, HELLO, idstitchOptions, routeWork } from '../server-variants.js';
 
 async function main(): Promise<void> {
   const [variant, sinkUrl] = process.argv.slice(2) as [string, string];
