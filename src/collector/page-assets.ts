@@ -17,8 +17,8 @@ header h1 span { color: var(--muted); font-weight: 400; }
 header .stats { color: var(--muted); flex: 1; }
 header .stats b { color: var(--fg); }
 header label { color: var(--muted); white-space: nowrap; cursor: pointer; }
-.layout { display: grid; grid-template-columns: minmax(240px, 310px) 1fr; align-items: start; }
-nav { background: #fff; border-right: 1px solid var(--line); padding: 14px 10px; min-height: calc(100vh - 46px); }
+.layout { display: grid; grid-template-columns: minmax(240px, 310px) 1fr; align-items: stretch; min-height: calc(100vh - 46px); }
+nav { background: #fff; border-right: 1px solid var(--line); padding: 14px 10px; }
 nav form { display: flex; gap: 6px; margin: 0 4px 14px; }
 nav input[type=search] { flex: 1; min-width: 0; padding: 6px 8px; border: 1px solid var(--line); border-radius: 6px; font: inherit; }
 nav button { padding: 6px 10px; border: 1px solid var(--line); border-radius: 6px; background: #fff; font: inherit; cursor: pointer; }
@@ -28,6 +28,7 @@ nav li a { display: block; padding: 7px 10px; border-radius: 6px; color: inherit
 nav li a:hover { background: var(--bg); }
 nav li a[aria-current=page] { background: var(--accent-bg); box-shadow: inset 3px 0 0 var(--accent); }
 nav li small { display: block; color: var(--muted); font-size: 12px; }
+nav li .name { display: block; font-weight: 500; overflow: hidden; text-overflow: ellipsis; }
 nav p { color: var(--muted); margin: 6px 10px; font-size: 13px; }
 main { padding: 20px 28px 40px; min-width: 0; }
 main > h2 { margin: 0 0 2px; font-size: 20px; overflow-wrap: anywhere; }
@@ -54,9 +55,9 @@ td.n { color: var(--muted); text-align: right; width: 1%; }
 td.time { white-space: nowrap; color: var(--muted); }
 tr.retro td { background: var(--retro-bg); }
 tr.retro td:first-child { box-shadow: inset 3px 0 0 #f79009; }
-td.event { min-width: 11em; }
+td.event { min-width: 11em; max-width: 26em; }
 td details summary { cursor: pointer; overflow-wrap: break-word; }
-td details pre { margin: 6px 0 0; padding: 8px; background: var(--bg); border-radius: 6px; min-width: 36ch; max-width: 70ch; white-space: pre-wrap; overflow-wrap: anywhere; }
+td details pre { margin: 6px 0 0; padding: 8px; background: var(--bg); border-radius: 6px; width: 100%; white-space: pre-wrap; overflow-wrap: anywhere; }
 td.ids code { white-space: nowrap; }
 .arrow { color: var(--muted); margin: 0 4px; }
 .badge { display: inline-block; padding: 1px 8px; margin: 1px 4px 1px 0; border-radius: 999px; font-size: 12px; font-weight: 500; white-space: nowrap; }
@@ -67,6 +68,7 @@ td.ids code { white-space: nowrap; }
 .badge.pass { color: var(--ok); background: var(--ok-chip); }
 .badge.warn { color: var(--retro); background: var(--retro-chip); }
 .badge.fail { color: var(--warn); background: var(--warn-chip); }
+.badge.none { color: var(--muted); background: var(--bg); }
 header a[aria-current=page] { font-weight: 600; }
 .doctor-totals { margin: 0 0 16px; }
 section.check h3 .badge { text-transform: uppercase; font-size: 11px; letter-spacing: .04em; }
@@ -80,9 +82,21 @@ dl.profile dt { color: var(--muted); overflow-wrap: anywhere; }
 dl.profile dd { margin: 0; overflow-wrap: anywhere; }
 @media (max-width: 900px) {
   header { flex-wrap: wrap; position: static; }
-  .layout { grid-template-columns: 1fr; }
-  nav { min-height: 0; border-right: 0; border-bottom: 1px solid var(--line); }
+  .layout { grid-template-columns: 1fr; min-height: 0; }
+  nav { border-right: 0; border-bottom: 1px solid var(--line); }
   main { padding: 16px; }
+}
+/* A phone: each event of the feed is a card of labelled lines instead of a row of seven columns. */
+@media (max-width: 600px) {
+  table.feed thead { display: none; }
+  table.feed, table.feed tbody, table.feed tr, table.feed td { display: block; width: auto; }
+  table.feed tr { padding: 8px 0; border-bottom: 1px solid var(--line); }
+  table.feed td { border: 0; padding: 1px 0; text-align: left; }
+  table.feed td.n { display: none; }
+  table.feed td[data-label]::before { content: attr(data-label) ": "; color: var(--muted); font-size: 12px; }
+  table.feed td.event { max-width: none; }
+  header h1 { white-space: normal; }
+  section { padding: 12px; }
 }
 `;
 

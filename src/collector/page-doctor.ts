@@ -16,7 +16,7 @@ export function doctorPanel(report: DoctorReport, linkable: (id: string) => bool
     <p class="subtitle">The QA list of Mixpanel's guide <cite>Identifying Users (Simplified)</cite>, checked against every event and profile here
       (<a href="/api/doctor">JSON</a>; <code>idstitch doctor --url</code> from a terminal).</p>
     <p class="doctor-totals">${count(totals.events, 'event')} · ${count(totals.users, 'user')} · ${count(totals.devices, 'device')} · ${count(totals.profiles, 'profile')} —
-      ${tally.map(([status, n]) => html`<span class="badge ${status}">${n} ${status}</span>`)}</p>
+      ${tally.map(([status, n]) => html`<span class="badge ${n === 0 ? 'none' : status}">${n} ${status}</span>`)}</p>
     ${report.checks.map((check) => checkSection(check, linkable))}`;
 }
 

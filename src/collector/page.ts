@@ -58,13 +58,23 @@ export function collectorPage(store: CollectorStore, config: CollectorConfig, ur
   // A search from the doctor's page opens that user, like anywhere else.
   const doctor = url.searchParams.get('view') === 'doctor' && asked === '';
   const selected = asked !== '' ? asked : doctor ? undefined : (users[0] ?? devices[0])?.distinct_id;
-  const found = selected === undefined ? undefined : store.graph.lookup(selected);
+  const exact = selected === undefined ? undefined : store.graph.lookup(selected);
+  // The page shows long ids cut to their first characters: a search for what it shows finds them.
+  const matches = exact === undefined && asked !== '' ? startingWith(clusters, asked) : [];
+  const found = exact ?? (matches.length === 1 ? store.graph.lookup(matches[0]!.distinct_id) : undefined);
   const total = clusters.reduce((sum, cluster) => sum + cluster.event_count, 0);
+  const nameOf = (distinctId: string): string | undefined => {
+    const name = store.getProfile(distinctId)?.properties.$name;
+    return typeof name === 'string' && name.trim() !== '' ? name : undefined;
+  };
 
   let body: SafeHtml;
   if (doctor) body = doctorPanel(diagnoseStore(store, config.storage, PAGE_EXAMPLES), (id) => store.graph.lookup(id) !== undefined);
   else if (clusters.length === 0) body = gettingStarted(baseUrl);
-  else if (!found) body = html`<section class="notice">No user or device has the id <code>${asked}</code>.</section>`;
+  else if (matches.length > 1) {
+    body = html`<section class="notice">${matches.length} users and devices have ids starting with <code>${asked}</code>:
+      ${matches.slice(0, 20).map((match, i) => html`${i > 0 ? ', ' : ''}<a href="${pageHref({ distinct_id: match.distinct_id })}"><code>${match.distinct_id}</code></a>`)}</section>`;
+  } else if (!found) body = html`<section class="notice">No user or device has the id <code>${asked}</code>.</section>`;
   else body = clusterDetail(store, config, found);
 
   return layout(
@@ -81,8 +91,8 @@ export function collectorPage(store: CollectorStore, config: CollectorConfig, ur
     <div class="layout">
       <nav aria-label="Users">
         <form method="get" action="/" role="search"><input type="search" name="distinct_id" placeholder="user id, device id or $device:id" aria-label="Find a user or device" value="${asked}"><button>Find</button></form>
-        ${sidebarGroup('Users', 'users', users, found?.canonical)}
-        ${sidebarGroup('Anonymous devices', 'anonymous-devices', devices, found?.canonical)}
+        ${sidebarGroup('Users', 'users', users, found?.canonical, nameOf)}
+        ${sidebarGroup('Anonymous devices', 'anonymous-devices', devices, found?.canonical, nameOf)}
       </nav>
       <main>${body}</main>
     </div>`,
@@ -98,14 +108,23 @@ function layout(nonce: string, title: string, content: SafeHtml): SafeHtml {
 <script nonce="${nonce}">${constantHtml(PAGE_SCRIPT)}</script></body></html>`;
 }
 
-function sidebarGroup(title: string, id: string, clusters: readonly ClusterView[], current: string | undefined): SafeHtml {
+/** The clusters whose user id or one of whose device ids starts with `query` (a `$device:` prefix and a trailing `…` allowed). */
+function startingWith(clusters: readonly ClusterView[], query: string): ClusterView[] {
+  const prefix = query.trim().replace(/…$/, '');
+  if (prefix === '') return [];
+  const device = prefix.startsWith(DEVICE_PREFIX) ? prefix.slice(DEVICE_PREFIX.length) : prefix;
+  return clusters.filter((cluster) => cluster.user_id?.startsWith(prefix) === true || cluster.device_ids.some((id) => id.startsWith(device)));
+}
+
+function sidebarGroup(title: string, id: string, clusters: readonly ClusterView[], current: string | undefined, nameOf: (distinctId: string) => string | undefined): SafeHtml {
   if (clusters.length === 0) return html``;
   const shown = clusters.slice(0, SIDEBAR_LIMIT);
   const items = shown.map((cluster) => {
     const devices = cluster.device_ids.length;
     const detail = cluster.user_id === null ? 'anonymous' : `${devices} ${devices === 1 ? 'device' : 'devices'}`;
+    const name = nameOf(cluster.distinct_id);
     return html`<li><a href="${pageHref({ distinct_id: cluster.distinct_id })}"${cluster.distinct_id === current ? html` aria-current="page"` : html``}>
-      <span class="mono">${cluster.distinct_id}</span><small>${detail} · ${events(cluster.event_count)}${cluster.last_time === null ? '' : html` · <time datetime="${iso(cluster.last_time)}" data-relative>${clock(cluster.last_time)}</time>`}</small></a></li>`;
+      ${name === undefined ? html`` : html`<span class="name">${name}</span>`}<span class="mono">${cluster.distinct_id}</span><small>${detail} · ${events(cluster.event_count)}${cluster.last_time === null ? '' : html` · <time datetime="${iso(cluster.last_time)}" data-relative>${clock(cluster.last_time)}</time>`}</small></a></li>`;
   });
   const more = clusters.length - shown.length;
   return html`<h2 id="${id}">${title} (${clusters.length})</h2><ul aria-labelledby="${id}">${items}</ul>${more > 0 ? html`<p>${more} more: find them by id.</p>` : html``}`;
@@ -182,9 +201,9 @@ function feedTable(feed: readonly FeedEvent[], found: Found, store: CollectorSto
       <td class="n">${index + 1}</td>
       <td class="time"><time datetime="${iso(event.time)}">${shortTime(event.time)}</time></td>
       <td class="event"><details><summary>${event.event}</summary><pre>${properties}</pre></details></td>
-      <td class="ids">${device === null ? html`<span class="empty">—</span>` : code(device)}</td>
-      <td class="ids">${user === null ? html`<span class="empty">—</span>` : code(user)}</td>
-      <td class="ids">${code(event.original_distinct_id)}${resolved ? html`<span class="arrow">⇒</span>${code(event.distinct_id)}` : html``}</td>
+      <td class="ids" data-label="$device_id">${device === null ? html`<span class="empty">—</span>` : code(device)}</td>
+      <td class="ids" data-label="$user_id">${user === null ? html`<span class="empty">—</span>` : code(user)}</td>
+      <td class="ids" data-label="distinct_id">${code(event.original_distinct_id)}${resolved ? html`<span class="arrow">⇒</span>${code(event.distinct_id)}` : html``}</td>
       <td class="notes">${marks}</td></tr>` };
   });
   const retroactive = rows.filter((row) => row.retro).length;
@@ -206,9 +225,9 @@ function profileSection(store: CollectorStore, found: Found): SafeHtml {
 }
 
 function gettingStarted(baseUrl: string): SafeHtml {
-  const snippet = `import { createTracker } from 'idstitch';\nconst tracker = createTracker({ apiHost: '${baseUrl}', token: 'dev' });\ntracker.track('Viewed Page', {}, { deviceId: '…' });`;
+  const snippet = `import { tracking } from 'idstitch/express';   // or idstitch/koa; nextTracking from idstitch/next\napp.use(tracking({ apiHost: '${baseUrl}', token: 'dev' }));`;
   return html`<h2>No events yet</h2>
-    <section><p>Point a tracker at this collector and its users appear here, with their identity clusters and activity.</p>
+    <section><p>Point your app's middleware at this collector and its users appear here, with their identity clusters and activity.</p>
       <pre class="mono">${snippet}</pre>
       <p>Or run <code>idstitch demo</code> to replay the guide's three flows.</p></section>`;
 }

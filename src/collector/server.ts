@@ -76,6 +76,8 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
       await ingest(endpoint, request, response, url);
       return;
     }
+    // Browsers ask for it on every page they open; an empty answer keeps their consoles quiet.
+    if (path === '/favicon.ico') return void response.writeHead(204, { 'cache-control': 'public, max-age=86400' }).end();
     const isRoot = path === '/';
     if (isRoot || path.startsWith('/api/') || path.startsWith('/_control/')) {
       const refusal = crossSiteRefusal(request.headers, loopbackOnly);

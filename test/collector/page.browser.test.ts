@@ -1,12 +1,17 @@
 // The collector's page in real headless Chromium (Debian's package, driven by playwright-core; never a
 // downloaded browser). Without /usr/bin/chromium the suite is skipped with a notice, unless
 // IDSTITCH_REQUIRE_BROWSER=1 (CI), which turns the missing browser into a failure.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, CHROMIUM_ARGS, INSTALL_CHROMIUM, chromiumAvailable, requireChromium } from '../support/chromium.js';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { basic, collector, event, importEvents, send } from './helpers.js';
 
 const SCREENSHOT = '/tmp/idstitch-collector-page.png';
+/** Screenshots kept for a person to look at (not compared: the assertions are on layout). */
+const ARTEFACTS = mkdtempSync(join(tmpdir(), 'idstitch-page-'));
 requireChromium('the page in Chromium');
 
 const TOKEN = 'page-token';
@@ -156,5 +161,111 @@ describe.skipIf(!chromiumAvailable)(`the page in Chromium (${chromiumAvailable ?
     expect(await page.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned)).toBeUndefined();
     expect(problems(page)).toEqual([]);
     await context.close();
+  });
+
+  describe("layout and search, at a phone's width and a desktop's", () => {
+    const DANA_DEVICE = 'f3c1a9d2-7b4e-4c1a-9e2f-5d6b7c8a9e01';
+    const DAN_DEVICE = 'f3c1a9d3-0000-4c1a-9e2f-5d6b7c8a9e02';
+
+    /** Dana, with a $name and a feed long enough to scroll; Dan, whose device id shares Dana's first 7 characters. */
+    async function longFeed(): Promise<void> {
+      const started = await collector({ token: TOKEN });
+      base = started.url;
+      const auth = { authorization: basic(TOKEN) };
+      const start = Date.now() - 3_600_000;
+      const feed = Array.from({ length: 60 }, (_, i) =>
+        event(i === 59 ? 'User Identified' : 'Viewed Page', { device: DANA_DEVICE, ...(i === 59 ? { user: 'dana' } : {}), time: start + i * 1000 }, { path: `/docs/${i}`, long_text: 'x'.repeat(400) }),
+      );
+      feed.push(event('User Identified', { device: DAN_DEVICE, user: 'dan', time: start + 70_000 }));
+      expect((await importEvents(base, feed, auth)).json).toMatchObject({ num_records_imported: 61 });
+      const profile = { $token: TOKEN, $distinct_id: 'dana', $set: { $name: 'Dana Scully' } };
+      expect((await send(base, '/engage?verbose=1', { body: JSON.stringify([profile]), headers: { 'content-type': 'application/json' } })).json).toEqual({ status: 1, error: null });
+    }
+
+    /** Opens `path` at `width`, failing on console errors and on any response of 400 or more (a favicon's 404 included). */
+    async function openAt(path: string, width: number): Promise<Page> {
+      context = await browser.newContext({ httpCredentials: { username: TOKEN, password: '' }, viewport: { width, height: 844 } });
+      const page = await context.newPage();
+      const seen: string[] = [];
+      page.on('console', (message) => {
+        if (message.type() === 'error') seen.push(message.text());
+      });
+      page.on('response', (response) => {
+        if (response.status() >= 400) seen.push(`${response.status()} ${response.url()}`);
+      });
+      (page as Page & { problems: string[] }).problems = seen;
+      expect((await page.goto(base + path))?.status()).toBe(200);
+      await page.waitForLoadState('networkidle');
+      return page;
+    }
+
+    type Box = { x: number; y: number; width: number; height: number };
+    const box = async (page: Page, selector: string): Promise<Box> => (await page.locator(selector).first().boundingBox())!;
+
+    it('finds a user or device by the first characters the page shows, and lists the candidates when several match', async () => {
+      await longFeed();
+      const page = await openAt(`/?distinct_id=${encodeURIComponent('$device:f3c1a9d2…')}`, 1400);
+      expect(await page.locator('main > h2').innerText()).toBe('dana');
+      await page.goto(`${base}/?distinct_id=f3c1a9d`);
+      const notice = page.locator('main .notice');
+      expect(await notice.innerText()).toMatch(/^2 users and devices have ids starting with f3c1a9d/);
+      expect(await notice.getByRole('link').allInnerTexts()).toEqual(expect.arrayContaining(['dana', 'dan']));
+      await page.goto(`${base}/?distinct_id=zzz`);
+      expect(await notice.innerText()).toContain('No user or device has the id zzz');
+      expect(problems(page)).toEqual([]);
+      await context.close();
+    });
+
+    it("shows users by their profile's $name beside their id, and zero counts of the doctor's totals in grey", async () => {
+      await longFeed();
+      const page = await openAt('/?distinct_id=dana', 1400);
+      const dana = page.getByRole('navigation', { name: 'Users' }).getByRole('link', { name: /dana/ }).first();
+      expect(await dana.locator('.name').innerText()).toBe('Dana Scully');
+      expect(await dana.locator('.mono').innerText()).toBe('dana');
+      await page.goto(`${base}/?view=doctor`);
+      const pills = page.locator('.doctor-totals .badge');
+      type Styled = { getComputedStyle(element: unknown): { color: string } };
+      for (const pill of await pills.all()) {
+        const text = await pill.innerText();
+        const color = await pill.evaluate((element) => (globalThis as unknown as Styled).getComputedStyle(element).color);
+        if (text.startsWith('0 ')) expect(color, text).toBe('rgb(102, 112, 133)'); // --muted
+        else expect(color, text).not.toBe('rgb(102, 112, 133)');
+      }
+      expect(await pills.count()).toBe(3);
+      expect(problems(page)).toEqual([]);
+      await context.close();
+    });
+
+    it('at 1400 px: the sidebar reaches the bottom of a long page, and an opened event stays inside its card', async () => {
+      await longFeed();
+      const page = await openAt('/?distinct_id=dana', 1400);
+      const [nav, main] = [await box(page, 'nav'), await box(page, 'main')];
+      expect(main.height, 'the feed makes the page longer than the window').toBeGreaterThan(844 * 2);
+      expect(nav.y + nav.height, "the sidebar's background runs to the page's end").toBeGreaterThanOrEqual(main.y + main.height - 1);
+      await page.locator('table.feed summary').first().click();
+      const [section, table] = [await box(page, 'section[aria-labelledby=feed-title]'), await box(page, 'table.feed')];
+      expect(table.x + table.width, 'the table ends inside the card').toBeLessThanOrEqual(section.x + section.width);
+      await page.screenshot({ path: join(ARTEFACTS, 'collector-page-1400.png'), fullPage: false });
+      expect(problems(page)).toEqual([]);
+      await context.close();
+    });
+
+    it('at 390 px: every column of the feed is on screen, nothing scrolls sideways', async () => {
+      await longFeed();
+      const page = await openAt('/?distinct_id=dana', 390);
+      const widest = await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth);
+      expect(widest).toBeLessThanOrEqual(390);
+      const first = page.locator('table.feed tbody tr').first();
+      for (const label of ['$device_id', '$user_id', 'distinct_id']) {
+        const cell = await first.locator(`td[data-label="${label}"]`).boundingBox();
+        expect(cell, label).not.toBeNull();
+        expect(cell!.x + cell!.width, label).toBeLessThanOrEqual(390);
+      }
+      await page.locator('table.feed summary').first().click();
+      expect(await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await page.screenshot({ path: join(ARTEFACTS, 'collector-page-390.png'), fullPage: false });
+      expect(problems(page)).toEqual([]);
+      await context.close();
+    });
   });
 });
