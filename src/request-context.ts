@@ -94,7 +94,7 @@ export class NodeRequestContext implements RequestContext {
     this.#client = client;
   }
 
-  /** Read once: `req.headers` is a getter, and each read of a request is a slow one under Express, which gives every request a hidden class of its own. */
+  /** Read once: `req.headers` is a getter. */
   #headers: IncomingMessage['headers'] | undefined;
 
   cookieHeader(): string | undefined {
