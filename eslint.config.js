@@ -2,7 +2,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['test/types/**', 'dist/**', 'node_modules/**', 'scratch/**', 'coverage/**', 'bench/results/**', 'examples/next/.next/**', 'examples/next/next-env.d.ts'] },
+  {
+    ignores: [
+      'test/types/**',
+      'dist/**',
+      'node_modules/**',
+      'scratch/**',
+      'coverage/**',
+      'bench/results/**',
+      'examples/next/.next/**',
+      'examples/next/next-env.d.ts',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -39,7 +39,15 @@ export type TrackingMiddleware = ((req: IncomingMessage, res: ServerResponse, ne
   readonly tracker: Tracker;
 };
 
-type TrackedRequest = IncomingMessage & Partial<Pick<Express.Request, 'track' | 'people' | 'register'>> & { secure?: unknown; user?: unknown; auth?: unknown; ip?: unknown; hostname?: unknown; originalUrl?: unknown };
+type TrackedRequest = IncomingMessage &
+  Partial<Pick<Express.Request, 'track' | 'people' | 'register'>> & {
+    secure?: unknown;
+    user?: unknown;
+    auth?: unknown;
+    ip?: unknown;
+    hostname?: unknown;
+    originalUrl?: unknown;
+  };
 
 /**
  * The Express middleware (also fine on bare `node:http`: `(req, res, next?)`).
@@ -63,7 +71,11 @@ export function tracking(options?: TrackerOptions<ExpressRequest> | Tracker): Tr
         tracked.register = scope.register;
       } catch (error) {
         // Tracking must never fail the request it rides on.
-        core.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `idstitch could not attach to the request: ${(error as Error)?.message}`, { cause: error }));
+        core.reporter.report(
+          new IdstitchError('IDSTITCH_INTERNAL', `idstitch could not attach to the request: ${(error as Error)?.message}`, {
+            cause: error,
+          }),
+        );
         tracked.track = () => undefined;
       }
     }
@@ -110,7 +122,10 @@ const expressClient: NodeClient = {
     if (typeof hostname !== 'string' || hostname === '') return socketClient.url(req, secure);
     // `hostname` drops the port: the Host header's goes back on when it names the same host.
     const host = req.headers.host;
-    const authority = host !== undefined && host.startsWith(hostname) && (host.length === hostname.length || host[hostname.length] === ':') ? host : hostname;
+    const authority =
+      host !== undefined && host.startsWith(hostname) && (host.length === hostname.length || host[hostname.length] === ':')
+        ? host
+        : hostname;
     // originalUrl: a mounted router has cut its prefix off req.url by the time the first event is tracked.
     return `${secure ? 'https' : 'http'}://${authority}${typeof originalUrl === 'string' ? originalUrl : (req.url ?? '/')}`;
   },

@@ -54,7 +54,10 @@ export type TrackingMiddleware = ((ctx: ParameterizedContext<unknown, TrackingCo
  * (koa-passport), then `ctx.state.user.sub` (koa-jwt); a `getUserId` option receives the Koa `ctx`.
  */
 export function tracking(options?: TrackerOptions<KoaContext> | Tracker): TrackingMiddleware {
-  const tracker = trackerFor(options as TrackerOptions<never> | Tracker | undefined, (value) => 'req' in value && 'res' in value && 'app' in value);
+  const tracker = trackerFor(
+    options as TrackerOptions<never> | Tracker | undefined,
+    (value) => 'req' in value && 'res' in value && 'app' in value,
+  );
   const core = coreOf(tracker);
 
   async function idstitchTracking(ctx: ParameterizedContext<unknown, TrackingContext, unknown>, next: Next): Promise<void> {
@@ -69,7 +72,11 @@ export function tracking(options?: TrackerOptions<KoaContext> | Tracker): Tracki
         tracked.register = scope.register;
       } catch (error) {
         // Tracking must never fail the request it rides on.
-        core.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `idstitch could not attach to the request: ${(error as Error)?.message}`, { cause: error }));
+        core.reporter.report(
+          new IdstitchError('IDSTITCH_INTERNAL', `idstitch could not attach to the request: ${(error as Error)?.message}`, {
+            cause: error,
+          }),
+        );
         tracked.track = () => undefined;
       }
     }

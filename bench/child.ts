@@ -157,7 +157,12 @@ export interface ScriptOutcome<T> {
  * Runs `node --import tsx <script> ...args --json <tmp>` with stdout and stderr inherited, kills it
  * after `timeoutMs`, and returns what it wrote to the JSON file.
  */
-export async function runScript<T>(script: string, args: readonly string[], timeoutMs: number, jsonDir = tmpdir()): Promise<ScriptOutcome<T>> {
+export async function runScript<T>(
+  script: string,
+  args: readonly string[],
+  timeoutMs: number,
+  jsonDir = tmpdir(),
+): Promise<ScriptOutcome<T>> {
   const json = join(jsonDir, `idstitch-bench.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`);
   const started = Date.now();
   const child = spawn(process.execPath, ['--import', TSX, script, ...args, '--json', json], { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -170,9 +175,20 @@ export async function runScript<T>(script: string, args: readonly string[], time
   clearTimeout(timer);
   const seconds = (Date.now() - started) / 1000;
   if (!existsSync(json)) {
-    return { ok: false, exitCode, seconds, error: timedOut ? `killed after ${timeoutMs / 1000} s` : `exited with code ${exitCode} and wrote no results` };
+    return {
+      ok: false,
+      exitCode,
+      seconds,
+      error: timedOut ? `killed after ${timeoutMs / 1000} s` : `exited with code ${exitCode} and wrote no results`,
+    };
   }
   const result = JSON.parse(readFileSync(json, 'utf8')) as T;
   rmSync(json, { force: true });
-  return { ok: exitCode === 0, exitCode, seconds, result, ...(exitCode === 0 ? {} : { error: `exited with code ${exitCode} (see its checks)` }) };
+  return {
+    ok: exitCode === 0,
+    exitCode,
+    seconds,
+    result,
+    ...(exitCode === 0 ? {} : { error: `exited with code ${exitCode} (see its checks)` }),
+  };
 }

@@ -78,7 +78,10 @@ async function serve(storage: string): Promise<void> {
 
 /** Sends `events` in 2000-event JSON batches over `CONNECTIONS` keep-alive connections; returns events/s. */
 async function ingestThroughHttp(events: number, storage: string): Promise<{ perSecond: number; seconds: number }> {
-  const child = fork(new URL(import.meta.url).pathname, ['--serve', storage], { execArgv: ['--import', import.meta.resolve('tsx')], stdio: 'inherit' });
+  const child = fork(new URL(import.meta.url).pathname, ['--serve', storage], {
+    execArgv: ['--import', import.meta.resolve('tsx')],
+    stdio: 'inherit',
+  });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m) => resolve((m as { url: string }).url));
     child.once('error', reject);
@@ -93,16 +96,23 @@ async function ingestThroughHttp(events: number, storage: string): Promise<{ per
   }
   const pool = new Pool(url, { connections: CONNECTIONS });
   const send = async (body: string): Promise<void> => {
-    const response = await pool.request({ path: '/import?strict=1', method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    const response = await pool.request({
+      path: '/import?strict=1',
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
     const text = await response.body.text();
     if (response.statusCode !== 200) throw new Error(`${response.statusCode} ${text.slice(0, 200)}`);
   };
   await send(bodies[0]!); // warm-up: JIT and the first page allocations (not timed, counted below)
   const started = performance.now();
   let cursor = 1;
-  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-    while (cursor < bodies.length) await send(bodies[cursor++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (cursor < bodies.length) await send(bodies[cursor++]!);
+    }),
+  );
   const seconds = (performance.now() - started) / 1000;
   await pool.close();
   child.send('stop');
@@ -133,9 +143,21 @@ async function feedAtScale(events: number, storage: string, queries: number): Pr
     const records: EventRecord[] = [];
     for (let i = start; i < Math.min(events, start + 10_000); i++) {
       const { properties } = eventJson(i, next(), now - 40 * 86_400_000 + i) as { properties: Record<string, unknown> };
-      const identity = deriveIdentity({ distinctId: '', deviceId: properties.$device_id as string | undefined, userId: properties.$user_id as string | undefined }, { distinctIdWithDevice: 'override' });
+      const identity = deriveIdentity(
+        { distinctId: '', deviceId: properties.$device_id as string | undefined, userId: properties.$user_id as string | undefined },
+        { distinctIdWithDevice: 'override' },
+      );
       properties.distinct_id = identity.distinctId;
-      records.push({ event: i % 5 === 0 ? 'Signed In' : 'Viewed Page', time: properties.time as number, insertId: properties.$insert_id as string, identity, distinctId: identity.distinctId!, link: true, properties, endpoint: 'import' });
+      records.push({
+        event: i % 5 === 0 ? 'Signed In' : 'Viewed Page',
+        time: properties.time as number,
+        insertId: properties.$insert_id as string,
+        identity,
+        distinctId: identity.distinctId!,
+        link: true,
+        properties,
+        endpoint: 'import',
+      });
     }
     store.ingest(records, now);
   }
@@ -197,16 +219,23 @@ async function main(): Promise<void> {
     const ingestEvents = smoke ? 20_000 : 200_000;
     const memory = await ingestThroughHttp(ingestEvents, ':memory:');
     const file = await ingestThroughHttp(ingestEvents, join(dir, 'ingest.sqlite'));
-    console.log(`HTTP ingestion with ID merge, ${ingestEvents} events in ${BATCH}-event strict /import batches over ${CONNECTIONS} connections:`);
+    console.log(
+      `HTTP ingestion with ID merge, ${ingestEvents} events in ${BATCH}-event strict /import batches over ${CONNECTIONS} connections:`,
+    );
     console.log(`  :memory:     ${Math.round(memory.perSecond).toLocaleString('en')} events/s (target ≥ 50,000)`);
     console.log(`  SQLite file  ${Math.round(file.perSecond).toLocaleString('en')} events/s`);
     const feed = await feedAtScale(smoke ? 50_000 : 1_000_000, join(dir, 'feed.sqlite'), smoke ? 200 : 2000);
-    console.log(`Activity feed of one user at ${feed.events.toLocaleString('en')} stored events (${feed.users} users sampled, ≈${feed.meanEventsPerFeed} events each; fill ${feed.fillPerSecond.toLocaleString('en')} events/s):`);
+    console.log(
+      `Activity feed of one user at ${feed.events.toLocaleString('en')} stored events (${feed.users} users sampled, ≈${feed.meanEventsPerFeed} events each; fill ${feed.fillPerSecond.toLocaleString('en')} events/s):`,
+    );
     console.log(`  function  p50 ${feed.feedP50Ms} ms  p99 ${feed.feedP99Ms} ms  max ${feed.feedMaxMs} ms (target ≤ 10 ms)`);
     console.log(`  HTTP      p50 ${feed.httpFeedP50Ms} ms  p99 ${feed.httpFeedP99Ms} ms`);
     if (jsonPath) {
       mkdirSync(dirname(jsonPath), { recursive: true });
-      const result = { ingest: { events: ingestEvents, memoryPerSecond: Math.round(memory.perSecond), filePerSecond: Math.round(file.perSecond) }, feed };
+      const result = {
+        ingest: { events: ingestEvents, memoryPerSecond: Math.round(memory.perSecond), filePerSecond: Math.round(file.perSecond) },
+        feed,
+      };
       writeFileSync(jsonPath, JSON.stringify(result, null, 2) + '\n');
     }
   } finally {

@@ -58,7 +58,13 @@ export function inputs(count: number): Input[] {
   const paths = ['/', '/pricing', '/docs/getting-started', '/blog/launch', '/signup'];
   return Array.from({ length: count }, (_, i) => ({
     name: names[i % names.length]!,
-    properties: { path: paths[i % paths.length]!, referrer: 'https://www.example.com/', plan: i % 3 === 0 ? 'pro' : 'free', step: i % 7, experiment: 'checkout-b' },
+    properties: {
+      path: paths[i % paths.length]!,
+      referrer: 'https://www.example.com/',
+      plan: i % 3 === 0 ? 'pro' : 'free',
+      step: i % 7,
+      experiment: 'checkout-b',
+    },
     identity: i % 3 === 0 ? { deviceId: devices[i % 1000]!, userId: `user-${i % 5000}` } : { deviceId: devices[i % 1000]! },
   }));
 }
@@ -99,12 +105,25 @@ export interface DeliveryBenchResult {
     lost: number;
     duplicates: number;
   }>;
-  ceiling: { eventsPerSecond: number; stringifyMs: number; gzipMs: number; events: number; jsonBytesPerEvent: number; gzipBytesPerEvent: number };
+  ceiling: {
+    eventsPerSecond: number;
+    stringifyMs: number;
+    gzipMs: number;
+    events: number;
+    jsonBytesPerEvent: number;
+    gzipBytesPerEvent: number;
+  };
   target: { eventsPerSecond: number; met: boolean };
   checks: string[];
 }
 
-async function deliverOnce(sink: RemoteSink, scenario: Scenario, repetition: number, batch: readonly Input[], checks: string[]): Promise<DeliveryRun> {
+async function deliverOnce(
+  sink: RemoteSink,
+  scenario: Scenario,
+  repetition: number,
+  batch: readonly Input[],
+  checks: string[],
+): Promise<DeliveryRun> {
   // Records unchecked: checking them saturated the sink's core before idstitch's (the sink's CPU
   // time was ~95 % of the drain's), so the figure measured the sink. bench/pipeline.ts checks them.
   await sink.reset({ failEvery: scenario.failEvery, checkRecords: false });
@@ -128,8 +147,10 @@ async function deliverOnce(sink: RemoteSink, scenario: Scenario, repetition: num
   const counts = await sink.counts();
 
   const label = repetition < 0 ? `${scenario.name} warm-up` : `${scenario.name} #${repetition + 1}`;
-  if (stats.delivered !== batch.length) checks.push(`${label}: ${stats.delivered} of ${batch.length} delivered (dropped: ${JSON.stringify(stats.dropped)})`);
-  if (counts.events - counts.duplicates !== batch.length) checks.push(`${label}: the sink imported ${counts.events - counts.duplicates} distinct events of ${batch.length}`);
+  if (stats.delivered !== batch.length)
+    checks.push(`${label}: ${stats.delivered} of ${batch.length} delivered (dropped: ${JSON.stringify(stats.dropped)})`);
+  if (counts.events - counts.duplicates !== batch.length)
+    checks.push(`${label}: the sink imported ${counts.events - counts.duplicates} distinct events of ${batch.length}`);
   if (counts.duplicates > 0) checks.push(`${label}: the sink saw ${counts.duplicates} duplicate $insert_ids`);
   if (counts.rejected > 0) checks.push(`${label}: the sink rejected ${counts.rejected} records`);
   if (scenario.failEvery > 0 && stats.retries === 0) checks.push(`${label}: no retries although the sink failed requests on purpose`);
@@ -193,7 +214,9 @@ export async function runDeliveryBench(options: { smoke: boolean; log?: (line: s
   const log = options.log ?? ((line: string) => console.log(line));
   const settings = options.smoke ? SMOKE : FULL;
   const pinned = canPin() && pinSelf(0);
-  log(`delivery: ${num(settings.events)} events per run × ${settings.repetitions} repetition(s) × ${settings.scenarios.length} scenario(s); ${pinned ? 'tracker on core 0, sink on core 1' : 'not pinned'}`);
+  log(
+    `delivery: ${num(settings.events)} events per run × ${settings.repetitions} repetition(s) × ${settings.scenarios.length} scenario(s); ${pinned ? 'tracker on core 0, sink on core 1' : 'not pinned'}`,
+  );
   const checks: string[] = [];
   const batch = inputs(settings.events);
   const sink = await startSinkProcess(pinned ? 1 : undefined);
@@ -208,7 +231,9 @@ export async function runDeliveryBench(options: { smoke: boolean; log?: (line: s
       for (const scenario of settings.scenarios) {
         const run = await deliverOnce(sink, scenario, repetition, batch, checks);
         runs.push(run);
-        log(`  ${scenario.name} #${repetition + 1}: ${num(run.deliveredPerSecond)} events/s (${num(run.totalMs)} ms, track loop ${num(run.trackLoopMs)} ms), ${run.tracker.requests} requests, ${run.tracker.retries} retries`);
+        log(
+          `  ${scenario.name} #${repetition + 1}: ${num(run.deliveredPerSecond)} events/s (${num(run.totalMs)} ms, track loop ${num(run.trackLoopMs)} ms), ${run.tracker.requests} requests, ${run.tracker.retries} retries`,
+        );
       }
       ceilings.push(measureCeiling(batch));
     }
@@ -228,7 +253,12 @@ export async function runDeliveryBench(options: { smoke: boolean; log?: (line: s
       toCeiling: perSecond.median / ceiling.eventsPerSecond,
       gzipBytesPerEvent: mine.reduce((sum, run) => sum + run.tracker.bytesSent, 0) / delivered,
       wireBytesPerEvent: mine.reduce((sum, run) => sum + run.sink.socketBytes, 0) / delivered,
-      jsonBytesPerEvent: mine.reduce((sum, run) => sum + run.sink.rawBytes, 0) / Math.max(1, mine.reduce((sum, run) => sum + run.sink.events, 0)),
+      jsonBytesPerEvent:
+        mine.reduce((sum, run) => sum + run.sink.rawBytes, 0) /
+        Math.max(
+          1,
+          mine.reduce((sum, run) => sum + run.sink.events, 0),
+        ),
       requestsPerRun: median(mine.map((run) => run.tracker.requests)),
       retriesPerRun: median(mine.map((run) => run.tracker.retries)),
       lost: mine.reduce((sum, run) => sum + run.events - run.tracker.delivered, 0),
@@ -237,7 +267,14 @@ export async function runDeliveryBench(options: { smoke: boolean; log?: (line: s
   });
   const clean = summary[0]!;
   const result: DeliveryBenchResult = {
-    settings: { events: settings.events, repetitions: settings.repetitions, scenarios: settings.scenarios, retry: RETRY, gzipLevel: GZIP_LEVEL, pinned },
+    settings: {
+      events: settings.events,
+      repetitions: settings.repetitions,
+      scenarios: settings.scenarios,
+      retry: RETRY,
+      gzipLevel: GZIP_LEVEL,
+      pinned,
+    },
     runs,
     summary,
     ceiling,
@@ -267,11 +304,28 @@ export function formatDelivery(result: DeliveryBenchResult): string {
   const rss = median(result.runs.map((run) => run.rssAfterLoopBytes));
   return [
     `Delivery of ${num(result.settings.events)} events per run, gzip level ${result.settings.gzipLevel}, retries ${result.settings.retry.minRetryDelayMs}–${result.settings.retry.maxRetryDelayMs} ms (median of ${result.settings.repetitions}):`,
-    table(['scenario', 'events/s', 'range', 'after loop', '÷ ceiling', 'gzip B/event', 'wire B/event', 'JSON B/event', 'requests', 'retries', 'lost'], rows),
+    table(
+      [
+        'scenario',
+        'events/s',
+        'range',
+        'after loop',
+        '÷ ceiling',
+        'gzip B/event',
+        'wire B/event',
+        'JSON B/event',
+        'requests',
+        'retries',
+        'lost',
+      ],
+      rows,
+    ),
     `events/s: first track() to flush() resolving; "after loop": delivered ÷ time from the end of the track loop to flush() resolving`,
     `ceiling (one thread, JSON.stringify + gzip of ${num(CEILING_BATCH)}-event batches): ${num(c.eventsPerSecond)} events/s (stringify ${num(c.stringifyMs)} ms + gzip ${num(c.gzipMs)} ms for ${num(c.events)} events; ${num(c.jsonBytesPerEvent)} → ${num(c.gzipBytesPerEvent, 1)} bytes/event)`,
     `target ≥ ${num(result.target.eventsPerSecond)} events/s delivered: ${result.target.met ? 'met' : 'NOT met'} (${percent(result.summary[0]!.deliveredPerSecond.median / result.target.eventsPerSecond - 1, 0)} vs target); RSS after the track loop ${mib(rss)}`,
-    result.checks.length ? `CHECKS FAILED:\n  ${result.checks.join('\n  ')}` : 'checks: every event delivered exactly once, none rejected; retries happened where the sink failed',
+    result.checks.length
+      ? `CHECKS FAILED:\n  ${result.checks.join('\n  ')}`
+      : 'checks: every event delivered exactly once, none rejected; retries happened where the sink failed',
   ].join('\n');
 }
 

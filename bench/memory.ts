@@ -109,10 +109,17 @@ async function measureEvent(properties: Record<string, unknown>, identity: { dev
   let bodyBytes = 0;
   const sink = http.createServer((req, res) => {
     req.on('data', (chunk: Buffer) => (bodyBytes += chunk.length));
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"code":200,"num_records_imported":1,"status":"OK"}'));
+    req.on('end', () =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"code":200,"num_records_imported":1,"status":"OK"}'),
+    );
   });
   await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
-  const probe = createTracker({ apiHost: `http://127.0.0.1:${(sink.address() as AddressInfo).port}`, token: 'memory-bench', logger: false, gzip: false });
+  const probe = createTracker({
+    apiHost: `http://127.0.0.1:${(sink.address() as AddressInfo).port}`,
+    token: 'memory-bench',
+    logger: false,
+    gzip: false,
+  });
   probe.track('Viewed Page', properties, identity);
   await probe.shutdown();
   sink.closeAllConnections();
@@ -131,7 +138,12 @@ async function runScenario(scenario: ScenarioResult['scenario'], events: number)
   const properties = (n: number): Record<string, unknown> =>
     scenario === 'byte-bound'
       ? { path: `/docs/${String(n % 1000).padStart(3, '0')}`, blob }
-      : { path: `/pricing/${String(n % 1000).padStart(3, '0')}`, plan: n % 2 ? 'prem' : 'free', referrer: 'https://www.example.com/blog/launch', experiment: n % 2 ? 'a' : 'b' };
+      : {
+          path: `/pricing/${String(n % 1000).padStart(3, '0')}`,
+          plan: n % 2 ? 'prem' : 'free',
+          referrer: 'https://www.example.com/blog/launch',
+          experiment: n % 2 ? 'a' : 'b',
+        };
   const identity = (n: number) => ({ deviceId: devices[n % devices.length]!, userId: `user-${String(n % 10_000).padStart(4, '0')}` });
 
   const eventBytes = await measureEvent(properties(1), identity(1));
@@ -160,7 +172,8 @@ async function runScenario(scenario: ScenarioResult['scenario'], events: number)
   const checks = {
     'every event tracked or counted as queue_full': stats.tracked + stats.dropped.queue_full === events,
     'the queue held at most maxQueueSize events': stats.queued <= config.maxQueueSize,
-    'nothing was given up for another reason while tracking': stats.dropped.retries_exhausted + stats.dropped.rejected + stats.dropped.invalid_event === 0,
+    'nothing was given up for another reason while tracking':
+      stats.dropped.retries_exhausted + stats.dropped.rejected + stats.dropped.invalid_event === 0,
     'every held event counted at shutdown': after.dropped.shutdown_timeout + after.delivered === stats.tracked,
     'peak RSS growth within maxQueueBytes + allowance': growth <= rssBound,
   };
@@ -175,7 +188,12 @@ async function runScenario(scenario: ScenarioResult['scenario'], events: number)
     stats,
     droppedAfterShutdown: after.dropped,
     rss: { baseline: baseline.rss, peak, growth, retained: retained.rss },
-    heap: { baselineUsed: baseline.heapUsed, retainedUsed: retained.heapUsed, retainedTotal: retained.heapTotal, retainedArrayBuffers: retained.arrayBuffers },
+    heap: {
+      baselineUsed: baseline.heapUsed,
+      retainedUsed: retained.heapUsed,
+      retainedTotal: retained.heapTotal,
+      retainedArrayBuffers: retained.arrayBuffers,
+    },
     rssBound,
     gcExposed: collect !== undefined,
     checks,
@@ -185,11 +203,15 @@ async function runScenario(scenario: ScenarioResult['scenario'], events: number)
 /** Runs a scenario in a fresh process (same node flags and loader as this one) and returns its result. */
 function runInChild(scenario: ScenarioResult['scenario'], events: number): Promise<ScenarioResult> {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ['--scenario', scenario, '--events', String(events)], { execArgv: process.execArgv });
+    const child = fork(fileURLToPath(import.meta.url), ['--scenario', scenario, '--events', String(events)], {
+      execArgv: process.execArgv,
+    });
     let result: ScenarioResult | undefined;
     child.on('message', (message) => (result = message as ScenarioResult));
     child.once('error', reject);
-    child.once('exit', (code) => (result ? resolve(result) : reject(new Error(`${scenario} scenario exited with code ${code} and no result`))));
+    child.once('exit', (code) =>
+      result ? resolve(result) : reject(new Error(`${scenario} scenario exited with code ${code} and no result`)),
+    );
   });
 }
 
@@ -206,11 +228,17 @@ function print(result: MemoryBenchResult): void {
     mib(s.heap.retainedArrayBuffers),
     `${s.seconds.toFixed(1)} s`,
   ]);
-  console.log(`\nmemory: ${num(result.events)} events per scenario against a dead endpoint, default bounds (maxQueueSize ${num(DEFAULTS.maxQueueSize)}, maxQueueBytes ${mib(DEFAULTS.maxQueueBytes)}), Node ${result.node}`);
+  console.log(
+    `\nmemory: ${num(result.events)} events per scenario against a dead endpoint, default bounds (maxQueueSize ${num(DEFAULTS.maxQueueSize)}, maxQueueBytes ${mib(DEFAULTS.maxQueueBytes)}), Node ${result.node}`,
+  );
   console.log(table(['scenario', 'events', 'event', 'held', 'RSS before', 'RSS peak', 'growth', 'bound', 'buffers held', 'time'], rows));
   for (const s of result.scenarios) {
-    const drops = Object.entries(s.stats.dropped).filter(([, n]) => n > 0).map(([reason, n]) => `${reason} ${num(n)}`);
-    console.log(`${s.scenario}: while down, dropped ${drops.join(', ') || 'nothing'}; at shutdown, ${num(s.droppedAfterShutdown.shutdown_timeout)} held events counted as shutdown_timeout`);
+    const drops = Object.entries(s.stats.dropped)
+      .filter(([, n]) => n > 0)
+      .map(([reason, n]) => `${reason} ${num(n)}`);
+    console.log(
+      `${s.scenario}: while down, dropped ${drops.join(', ') || 'nothing'}; at shutdown, ${num(s.droppedAfterShutdown.shutdown_timeout)} held events counted as shutdown_timeout`,
+    );
     for (const [check, passed] of Object.entries(s.checks)) if (!passed) console.log(`  FAILED: ${check}`);
   }
   if (!result.scenarios.every((s) => s.gcExposed)) console.log('(run with --expose-gc for post-GC baselines)');

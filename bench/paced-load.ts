@@ -26,7 +26,10 @@ export interface PacedResult {
 }
 
 /** GETs `url` at `rate` per second for `seconds`, cycling through `requests`, over `connections` keep-alive connections. */
-export async function pacedLoad(url: string, options: { rate: number; seconds: number; connections: number; requests: readonly PacedRequest[] }): Promise<PacedResult> {
+export async function pacedLoad(
+  url: string,
+  options: { rate: number; seconds: number; connections: number; requests: readonly PacedRequest[] },
+): Promise<PacedResult> {
   const { origin, pathname } = new URL(url);
   const pool = new Pool(origin, { connections: options.connections, pipelining: 1 });
   const total = Math.max(1, Math.round(options.rate * options.seconds));
@@ -61,5 +64,13 @@ export async function pacedLoad(url: string, options: { rate: number; seconds: n
   await Promise.all(pending);
   const wallMs = performance.now() - start;
   await pool.close();
-  return { sent: total, ok: latencies.length, failed, reqPerSec: latencies.length / (wallMs / 1000), latencies, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
+  return {
+    sent: total,
+    ok: latencies.length,
+    failed,
+    reqPerSec: latencies.length / (wallMs / 1000),
+    latencies,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+  };
 }

@@ -51,7 +51,12 @@ function errorLog(): { record(error: unknown): void; count(): number; samples():
   return {
     record(error) {
       count++;
-      if (samples.size < 3) samples.add(error instanceof Error ? `${error.name}: ${error.message}${(error as { code?: string }).code ? ` (${(error as { code?: string }).code})` : ''}` : String(error));
+      if (samples.size < 3)
+        samples.add(
+          error instanceof Error
+            ? `${error.name}: ${error.message}${(error as { code?: string }).code ? ` (${(error as { code?: string }).code})` : ''}`
+            : String(error),
+        );
     },
     count: () => count,
     samples: () => [...samples],
@@ -65,7 +70,13 @@ function delay(ms: number): Promise<'late'> {
 
 /** Waits for `promise` at most `ms`; a late SDK is left running (its unsent events show as lost). */
 async function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
-  await Promise.race([promise.then(() => undefined, () => undefined), delay(ms)]);
+  await Promise.race([
+    promise.then(
+      () => undefined,
+      () => undefined,
+    ),
+    delay(ms),
+  ]);
 }
 
 /**
@@ -101,7 +112,10 @@ async function mixpanelClient(sinkUrl: string): Promise<PeerClient> {
     },
     trackMany(events) {
       pending++;
-      client.track_batch(events.map((event) => ({ event: event.name, properties: properties(event) })), (failures) => settle(failures ?? undefined));
+      client.track_batch(
+        events.map((event) => ({ event: event.name, properties: properties(event) })),
+        (failures) => settle(failures ?? undefined),
+      );
     },
     flush: (timeoutMs) => bounded(drained(), timeoutMs),
     shutdown: (timeoutMs) => bounded(drained(), timeoutMs),
@@ -142,7 +156,12 @@ async function segmentClient(sinkUrl: string): Promise<PeerClient> {
   const errors = errorLog();
   client.on('error', (error) => errors.record(error.reason ?? error));
   const track = (event: PeerEvent): void =>
-    client.track({ anonymousId: event.identity.deviceId, ...(event.identity.userId === undefined ? {} : { userId: event.identity.userId }), event: event.name, properties: event.properties });
+    client.track({
+      anonymousId: event.identity.deviceId,
+      ...(event.identity.userId === undefined ? {} : { userId: event.identity.userId }),
+      event: event.name,
+      properties: event.properties,
+    });
   return {
     name: 'segment',
     track,

@@ -49,7 +49,13 @@ interface Settings {
 }
 const FULL: Settings = { events: 100_000, chunk: 1000, repetitions: 3, clients: CLIENTS, finishMs: 120_000 };
 // 10,000 events fit idstitch's default queue: the sized variant would measure the same thing.
-const SMOKE: Settings = { events: 10_000, chunk: 1000, repetitions: 1, clients: CLIENTS.filter((client) => client !== 'idstitch-sized'), finishMs: 30_000 };
+const SMOKE: Settings = {
+  events: 10_000,
+  chunk: 1000,
+  repetitions: 1,
+  clients: CLIENTS.filter((client) => client !== 'idstitch-sized'),
+  finishMs: 30_000,
+};
 
 /** What one run's child process measures itself. */
 interface ChildReport {
@@ -142,7 +148,13 @@ async function producer(client: Client, sinkUrl: string, events: number): Promis
   if (client === 'idstitch' || client === 'idstitch-sized') {
     const errors: string[] = [];
     const sized = client === 'idstitch-sized' ? { maxQueueSize: events, maxQueueBytes: 1024 * 1024 * 1024 } : {};
-    const tracker = createTracker({ apiHost: sinkUrl, token: 'bench', logger: false, onError: (error) => void errors.push(`${error.code}: ${error.message}`), ...sized });
+    const tracker = createTracker({
+      apiHost: sinkUrl,
+      token: 'bench',
+      logger: false,
+      onError: (error) => void errors.push(`${error.code}: ${error.message}`),
+      ...sized,
+    });
     return {
       produce(events) {
         for (const event of events) tracker.track(event.name, event.properties, event.identity);
@@ -167,7 +179,14 @@ async function producer(client: Client, sinkUrl: string, events: number): Promis
 }
 
 /** Child side: one client, one mode, in this fresh process. */
-async function runChild(spec: { client: Client; mode: Mode; events: number; chunk: number; finishMs: number; sinkUrl: string }): Promise<ChildReport> {
+async function runChild(spec: {
+  client: Client;
+  mode: Mode;
+  events: number;
+  chunk: number;
+  finishMs: number;
+  sinkUrl: string;
+}): Promise<ChildReport> {
   pinSelf(0);
   const batch = inputs(spec.events);
   const chunks: Input[][] = [];
@@ -191,7 +210,10 @@ async function runChild(spec: { client: Client; mode: Mode; events: number; chun
   }
   const loopMs = performance.now() - started;
   let finished = false;
-  await Promise.race([client.finish(spec.finishMs).then(() => (finished = true)), new Promise((resolve) => setTimeout(resolve, spec.finishMs + 2000).unref())]);
+  await Promise.race([
+    client.finish(spec.finishMs).then(() => (finished = true)),
+    new Promise((resolve) => setTimeout(resolve, spec.finishMs + 2000).unref()),
+  ]);
   const totalMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   const report: ChildReport = {
@@ -222,7 +244,9 @@ export async function runPipelineBench(options: { smoke: boolean; log?: (line: s
   const log = options.log ?? ((line: string) => console.log(line));
   const settings = options.smoke ? SMOKE : FULL;
   const pinned = canPin();
-  log(`pipeline: ${num(settings.events)} events per run (chunks of ${num(settings.chunk)} or one burst) × ${settings.clients.length} clients × ${settings.repetitions} repetition(s), each run a fresh process; ${pinned ? 'clients on core 0, sink on core 1' : 'not pinned'}`);
+  log(
+    `pipeline: ${num(settings.events)} events per run (chunks of ${num(settings.chunk)} or one burst) × ${settings.clients.length} clients × ${settings.repetitions} repetition(s), each run a fresh process; ${pinned ? 'clients on core 0, sink on core 1' : 'not pinned'}`,
+  );
   const script = fileURLToPath(import.meta.url);
   const checks: string[] = [];
   const findings: string[] = [];
@@ -248,7 +272,9 @@ export async function runPipelineBench(options: { smoke: boolean; log?: (line: s
           }
           const run = account(outcome.result, repetition, counts, ROUTES[client], checks, findings);
           runs.push(run);
-          log(`  #${repetition + 1} ${mode.padEnd(7)} ${client.padEnd(14)} enqueue ${num(run.enqueuePerSecond).padStart(9)}/s  delivered ${num(run.deliveredPerSecond).padStart(7)}/s  arrived ${num(run.arrivedPerSecond).padStart(7)}/s  ${num(run.requests)} requests  ${num(run.wireBytesPerEvent, 1)} B/event  peak RSS ${mib(run.peakRssBytes)}  lost ${num(run.lost)}`);
+          log(
+            `  #${repetition + 1} ${mode.padEnd(7)} ${client.padEnd(14)} enqueue ${num(run.enqueuePerSecond).padStart(9)}/s  delivered ${num(run.deliveredPerSecond).padStart(7)}/s  arrived ${num(run.arrivedPerSecond).padStart(7)}/s  ${num(run.requests)} requests  ${num(run.wireBytesPerEvent, 1)} B/event  peak RSS ${mib(run.peakRssBytes)}  lost ${num(run.lost)}`,
+          );
         }
       }
     }
@@ -282,14 +308,28 @@ export async function runPipelineBench(options: { smoke: boolean; log?: (line: s
       };
     }),
   );
-  const result: PipelineBenchResult = { settings: { ...settings, pinned, ceilingBatch: CEILING_BATCH }, runs, summary, ceiling, checks, findings };
+  const result: PipelineBenchResult = {
+    settings: { ...settings, pinned, ceilingBatch: CEILING_BATCH },
+    runs,
+    summary,
+    ceiling,
+    checks,
+    findings,
+  };
   log('');
   log(formatPipeline(result));
   return result;
 }
 
 /** Joins the child's figures with the sink's; idstitch must account for every event, peers' losses are findings. */
-function account(report: ChildReport, repetition: number, counts: SinkCounts, route: RouteName, checks: string[], findings: string[]): PipelineRun {
+function account(
+  report: ChildReport,
+  repetition: number,
+  counts: SinkCounts,
+  route: RouteName,
+  checks: string[],
+  findings: string[],
+): PipelineRun {
   const at = counts.routes[route];
   // Distinct events: a client that re-sends a batch the sink had already taken (a timeout) is not delivering more.
   const received = at.events - at.duplicates;
@@ -300,13 +340,18 @@ function account(report: ChildReport, repetition: number, counts: SinkCounts, ro
     const s = report.tracker;
     // Every event is either delivered or dropped with a reason (the bounded queue drops by design).
     if (s.delivered !== received) checks.push(`${label}: idstitch counted ${s.delivered} delivered, the sink received ${received}`);
-    if (s.delivered + droppedBy(report) !== report.events) checks.push(`${label}: ${report.events} tracked, ${s.delivered} delivered + ${droppedBy(report)} dropped (${JSON.stringify(s.dropped)})`);
+    if (s.delivered + droppedBy(report) !== report.events)
+      checks.push(
+        `${label}: ${report.events} tracked, ${s.delivered} delivered + ${droppedBy(report)} dropped (${JSON.stringify(s.dropped)})`,
+      );
     if (at.duplicates > 0) checks.push(`${label}: ${at.duplicates} duplicate $insert_ids at the sink`);
     const dropped = Object.entries(s.dropped).filter(([, n]) => n > 0);
     if (dropped.length) findings.push(`${label}: idstitch dropped ${dropped.map(([reason, n]) => `${num(n)} (${reason})`).join(', ')}`);
   } else if (received !== report.events || report.clientErrors > 0 || report.late || at.duplicates > 0) {
     const samples = report.clientErrorSamples.length ? ` (${report.clientErrorSamples.join('; ')})` : '';
-    findings.push(`${label}: ${num(received)} of ${num(report.events)} events at the sink, ${num(report.clientErrors)} client errors${samples}${at.duplicates ? `, ${num(at.duplicates)} sent twice` : ''}${report.late ? `, flush still running after ${num(report.totalMs)} ms` : ''}`);
+    findings.push(
+      `${label}: ${num(received)} of ${num(report.events)} events at the sink, ${num(report.clientErrors)} client errors${samples}${at.duplicates ? `, ${num(at.duplicates)} sent twice` : ''}${report.late ? `, flush still running after ${num(report.totalMs)} ms` : ''}`,
+    );
   }
   return {
     ...report,
@@ -347,11 +392,32 @@ export function formatPipeline(result: PipelineBenchResult): string {
   const c = result.ceiling;
   return [
     `Pipeline: ${num(result.settings.events)} events per run, every client with its defaults (medians of ${result.settings.repetitions}):`,
-    table(['mode', 'client', 'enqueue/s', 'delivered/s', 'arrived/s', '÷ ceiling', 'flush ms', 'requests', 'wire B/event', 'body B/event', 'CPU µs/event', 'peak RSS', 'RSS growth', 'lost', 'client-reported'], rows),
+    table(
+      [
+        'mode',
+        'client',
+        'enqueue/s',
+        'delivered/s',
+        'arrived/s',
+        '÷ ceiling',
+        'flush ms',
+        'requests',
+        'wire B/event',
+        'body B/event',
+        'CPU µs/event',
+        'peak RSS',
+        'RSS growth',
+        'lost',
+        'client-reported',
+      ],
+      rows,
+    ),
     `enqueue/s: events ÷ time inside the tracking calls; delivered/s: events at the sink ÷ first call to flush() resolving (÷ ceiling: this one); arrived/s: ÷ first call to the last event at the sink; flush ms: last call returning to flush() resolving; wire: request lines + headers + bodies as read by the sink; CPU: the client process, all threads; lost: tracked − at the sink; client-reported: what the client counted as dropped or failed`,
     `ceiling (one thread, JSON.stringify + gzip of ${num(CEILING_BATCH)}-event batches of idstitch's events, no I/O): ${num(c.eventsPerSecond)} events/s (${num(c.jsonBytesPerEvent)} → ${num(c.gzipBytesPerEvent, 1)} bytes/event)`,
     ...result.findings.map((finding) => `finding: ${finding}`),
-    result.checks.length ? `CHECKS FAILED:\n  ${result.checks.join('\n  ')}` : 'checks: idstitch delivered or accounted for every event, no duplicates; the sink refused no record',
+    result.checks.length
+      ? `CHECKS FAILED:\n  ${result.checks.join('\n  ')}`
+      : 'checks: idstitch delivered or accounted for every event, no duplicates; the sink refused no record',
   ].join('\n');
 }
 

@@ -33,7 +33,10 @@ export function table(headers: readonly string[], rows: ReadonlyArray<ReadonlyAr
   const widths = headers.map((header, i) => Math.max(header.length, ...cells.map((row) => row[i]?.length ?? 0)));
   const numeric = (cell: string): boolean => /^[-+]?\d/.test(cell) || cell === 'n/a';
   const line = (row: readonly string[]): string =>
-    row.map((cell, i) => (numeric(cell) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+    row
+      .map((cell, i) => (numeric(cell) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
 

@@ -39,7 +39,8 @@ const NEW_VISITOR_EVERY = 10;
 /** Cookies collected from a real idstitch server before the load starts. */
 const COOKIE_POOL_SIZE = 30;
 /** What idstitch (and so the floor and the peers, which use the floor's cookie code) answers a new visitor with. */
-const EXPECTED_COOKIE = /^idstitch_device=[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}; Max-Age=34560000; Path=\/; HttpOnly; SameSite=Lax$/;
+const EXPECTED_COOKIE =
+  /^idstitch_device=[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}; Max-Age=34560000; Path=\/; HttpOnly; SameSite=Lax$/;
 
 interface Settings {
   /** Rounds; each measures every variant once, in an order that rotates per round. */
@@ -194,7 +195,10 @@ async function startServer(framework: Framework, variant: Variant, sinkUrl: stri
 }
 
 /** GETs `/` `count` times without a cookie; returns each response's Set-Cookie lines and Cache-Control. */
-async function probeNewVisitors(url: string, count: number): Promise<Array<{ setCookie: string[]; cacheControl: string | null; status: number }>> {
+async function probeNewVisitors(
+  url: string,
+  count: number,
+): Promise<Array<{ setCookie: string[]; cacheControl: string | null; status: number }>> {
   const out = [];
   for (let i = 0; i < count; i++) {
     const response = await fetch(url + '/', { signal: AbortSignal.timeout(5000) });
@@ -213,7 +217,8 @@ function cookieHeader(deviceId: string): string {
 async function collectCookies(server: Server, checks: string[]): Promise<string[]> {
   const probes = await probeNewVisitors(server.url, COOKIE_POOL_SIZE);
   const ids = probes.map((probe) => probe.setCookie[0]?.split(';')[0]?.slice('idstitch_device='.length)).filter((id): id is string => !!id);
-  if (ids.length !== COOKIE_POOL_SIZE) checks.push(`cookie collection: got ${ids.length} device cookies from ${COOKIE_POOL_SIZE} new visitors`);
+  if (ids.length !== COOKIE_POOL_SIZE)
+    checks.push(`cookie collection: got ${ids.length} device cookies from ${COOKIE_POOL_SIZE} new visitors`);
   return ids;
 }
 
@@ -230,7 +235,8 @@ async function checkCookies(server: Server, pool: readonly string[], checks: str
     if (probe.setCookie.length !== 1 || !EXPECTED_COOKIE.test(probe.setCookie[0]!)) {
       checks.push(`${variant}: a new visitor got Set-Cookie ${JSON.stringify(probe.setCookie)}, expected one line like idstitch's default`);
     }
-    if (probe.cacheControl !== 'private') checks.push(`${variant}: a new visitor's response has Cache-Control ${probe.cacheControl}, expected private`);
+    if (probe.cacheControl !== 'private')
+      checks.push(`${variant}: a new visitor's response has Cache-Control ${probe.cacheControl}, expected private`);
   }
   const returning = await fetch(url + '/', { headers: { cookie: cookieHeader(pool[0]!) }, signal: AbortSignal.timeout(5000) });
   await returning.arrayBuffer();
@@ -244,11 +250,24 @@ function load(url: string, seconds: number, pool: readonly string[]): Promise<au
 /** 100 prebuilt requests per connection cycle: every 10th without a cookie (a new visitor). */
 /** The request-cost mix: 100 requests, 1 in 10 from a new visitor, the rest with the device cookie among others. */
 export function requestMix(pool: readonly string[]): Array<{ method: 'GET'; path: string; headers?: Record<string, string> }> {
-  return Array.from({ length: 100 }, (_, i) => (i % NEW_VISITOR_EVERY === 0 ? { method: 'GET', path: '/' } : { method: 'GET', path: '/', headers: { cookie: cookieHeader(pool[i % pool.length]!) } }));
+  return Array.from({ length: 100 }, (_, i) =>
+    i % NEW_VISITOR_EVERY === 0
+      ? { method: 'GET', path: '/' }
+      : { method: 'GET', path: '/', headers: { cookie: cookieHeader(pool[i % pool.length]!) } },
+  );
 }
 
 /** One measured window against one (warm) server. */
-async function measureWindow(server: Server, sink: RemoteSink, repetition: number, position: number, settings: Settings & { pacedRate: number }, pool: readonly string[], checks: string[], pacedLatencies: number[]): Promise<VariantRun> {
+async function measureWindow(
+  server: Server,
+  sink: RemoteSink,
+  repetition: number,
+  position: number,
+  settings: Settings & { pacedRate: number },
+  pool: readonly string[],
+  checks: string[],
+  pacedLatencies: number[],
+): Promise<VariantRun> {
   const { variant } = server;
   const { routeHits: hitsBefore } = await ask<WindowReport>(server.child, { type: 'window' }, 5000);
   await ask(server.child, { type: 'mark' }, 5000);
@@ -262,9 +281,15 @@ async function measureWindow(server: Server, sink: RemoteSink, repetition: numbe
   const window = await ask<WindowReport>(server.child, { type: 'window' }, 5000);
   const flushed = await ask<FlushReport>(server.child, { type: 'flush' }, 60_000);
   if (flushed.failure) checks.push(`${variant} #${repetition + 1}: flush() rejected: ${flushed.failure}`);
-  if (result.errors > 0 || result.non2xx > 0) checks.push(`${variant} #${repetition + 1}: ${result.errors} errors, ${result.non2xx} non-2xx responses`);
+  if (result.errors > 0 || result.non2xx > 0)
+    checks.push(`${variant} #${repetition + 1}: ${result.errors} errors, ${result.non2xx} non-2xx responses`);
   // Then the same server at a rate every variant keeps up with, and its own flush.
-  const paced = await pacedLoad(`${server.url}/`, { rate: settings.pacedRate, seconds: settings.pacedSeconds, connections: CONNECTIONS, requests: requestMix(pool) });
+  const paced = await pacedLoad(`${server.url}/`, {
+    rate: settings.pacedRate,
+    seconds: settings.pacedSeconds,
+    connections: CONNECTIONS,
+    requests: requestMix(pool),
+  });
   await ask<FlushReport>(server.child, { type: 'flush' }, 60_000);
   if (paced.failed > 0) checks.push(`${variant} #${repetition + 1} (paced): ${paced.failed} failed or non-2xx responses`);
   for (const latency of paced.latencies) pacedLatencies.push(latency);
@@ -298,7 +323,13 @@ async function drain(server: Server): Promise<DrainReport> {
 }
 
 /** Events at the sink against requests served, per variant; idstitch's losses fail the run, the peers' are findings. */
-function account(variant: Variant, report: DrainReport, routes: Record<string, RouteCounts>, checks: string[], findings: string[]): VariantTotals {
+function account(
+  variant: Variant,
+  report: DrainReport,
+  routes: Record<string, RouteCounts>,
+  checks: string[],
+  findings: string[],
+): VariantTotals {
   const route = VARIANT_ROUTES[variant];
   if (route === undefined) return { served: report.routeHits };
   const at = routes[route]!;
@@ -307,11 +338,16 @@ function account(variant: Variant, report: DrainReport, routes: Record<string, R
   const clientErrors = report.client?.clientErrors ?? 0;
   if (at.rejected > 0) checks.push(`${variant}: the sink refused ${at.rejected} records on /${route} (a sink or client bug)`);
   if (variant === 'idstitch') {
-    if (lost !== 0) checks.push(`idstitch: ${report.routeHits} requests tracked, ${received} events received (dropped: ${JSON.stringify(report.client?.tracker?.dropped)})`);
+    if (lost !== 0)
+      checks.push(
+        `idstitch: ${report.routeHits} requests tracked, ${received} events received (dropped: ${JSON.stringify(report.client?.tracker?.dropped)})`,
+      );
     if (at.duplicates > 0) checks.push(`idstitch: ${at.duplicates} duplicate $insert_ids at the sink`);
   } else if (lost !== 0 || clientErrors > 0 || at.duplicates > 0) {
     const samples = report.client?.clientErrorSamples?.length ? ` (${report.client.clientErrorSamples.join('; ')})` : '';
-    findings.push(`${variant}: ${num(report.routeHits)} requests tracked, ${num(received)} distinct events at the sink after its shutdown (${num(lost)} lost, ${num(at.duplicates)} sent twice), ${num(clientErrors)} errors reported by the client${samples}`);
+    findings.push(
+      `${variant}: ${num(report.routeHits)} requests tracked, ${num(received)} distinct events at the sink after its shutdown (${num(lost)} lost, ${num(at.duplicates)} sent twice), ${num(clientErrors)} errors reported by the client${samples}`,
+    );
   }
   return {
     served: report.routeHits,
@@ -327,18 +363,24 @@ function account(variant: Variant, report: DrainReport, routes: Record<string, R
   };
 }
 
-export async function runRequestCost(framework: Framework, options: { smoke: boolean; log?: (line: string) => void }): Promise<RequestCostResult> {
+export async function runRequestCost(
+  framework: Framework,
+  options: { smoke: boolean; log?: (line: string) => void },
+): Promise<RequestCostResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   const settings = { ...(options.smoke ? SMOKE : FULL), pacedRate: PACED_RATE[framework] };
   const pinned = canPin() && pinSelf(1);
-  log(`${framework}: ${settings.repetitions} round(s) × ${VARIANTS.length} variants, ${settings.durationSeconds} s windows after ${settings.warmupSeconds} s warm-up each, ${CONNECTIONS} connections, 1 in ${NEW_VISITOR_EVERY} a new visitor; then ${settings.pacedSeconds} s paced at ${num(settings.pacedRate)} req/s; ${pinned ? 'servers on core 0, autocannon and the sink on core 1' : 'not pinned (taskset or a second core missing)'}`);
+  log(
+    `${framework}: ${settings.repetitions} round(s) × ${VARIANTS.length} variants, ${settings.durationSeconds} s windows after ${settings.warmupSeconds} s warm-up each, ${CONNECTIONS} connections, 1 in ${NEW_VISITOR_EVERY} a new visitor; then ${settings.pacedSeconds} s paced at ${num(settings.pacedRate)} req/s; ${pinned ? 'servers on core 0, autocannon and the sink on core 1' : 'not pinned (taskset or a second core missing)'}`,
+  );
   const checks: string[] = [];
   const findings: string[] = [];
   const sink = await startSinkProcess(pinned ? 1 : undefined);
   const servers = new Map<Variant, Server>();
   try {
     // Every server lives for the whole run (idle ones cost nothing); only one is under load at a time.
-    for (const server of await Promise.all(VARIANTS.map((variant) => startServer(framework, variant, sink.url)))) servers.set(server.variant, server);
+    for (const server of await Promise.all(VARIANTS.map((variant) => startServer(framework, variant, sink.url))))
+      servers.set(server.variant, server);
     const pool = await collectCookies(servers.get('idstitch')!, checks);
     if (pool.length === 0) throw new Error('could not collect any device cookie from the idstitch server');
     for (const server of servers.values()) {
@@ -352,9 +394,20 @@ export async function runRequestCost(framework: Framework, options: { smoke: boo
     const pacedLatencies = new Map<Variant, number[]>(VARIANTS.map((variant) => [variant, []]));
     for (let repetition = 0; repetition < settings.repetitions; repetition++) {
       for (const [position, variant] of rotate(VARIANTS, repetition).entries()) {
-        const run = await measureWindow(servers.get(variant)!, sink, repetition, position, settings, pool, checks, pacedLatencies.get(variant)!);
+        const run = await measureWindow(
+          servers.get(variant)!,
+          sink,
+          repetition,
+          position,
+          settings,
+          pool,
+          checks,
+          pacedLatencies.get(variant)!,
+        );
         runs.push(run);
-        log(`  #${repetition + 1} ${variant.padEnd(8)} ${num(run.reqPerSec).padStart(7)} req/s  p50 ${run.latencyMs.p50} ms  p99 ${run.latencyMs.p99} ms (paced: ${num(run.paced.latencyMs.p50, 2)} / ${num(run.paced.latencyMs.p99, 1)} ms)  server CPU ${percent(run.serverCpu, 0)}  autocannon ${percent(run.loadGeneratorCpu, 0)} + sink ${percent(run.sinkCpu, 0)} of core 1`);
+        log(
+          `  #${repetition + 1} ${variant.padEnd(8)} ${num(run.reqPerSec).padStart(7)} req/s  p50 ${run.latencyMs.p50} ms  p99 ${run.latencyMs.p99} ms (paced: ${num(run.paced.latencyMs.p50, 2)} / ${num(run.paced.latencyMs.p99, 1)} ms)  server CPU ${percent(run.serverCpu, 0)}  autocannon ${percent(run.loadGeneratorCpu, 0)} + sink ${percent(run.sinkCpu, 0)} of core 1`,
+        );
       }
     }
     const reports = new Map<Variant, DrainReport>();
@@ -364,7 +417,9 @@ export async function runRequestCost(framework: Framework, options: { smoke: boo
     }
     const counts = await sink.counts();
     if (counts.unknown > 0) checks.push(`the sink answered ${counts.unknown} requests to unknown routes with 404`);
-    const totals = Object.fromEntries(VARIANTS.map((variant) => [variant, account(variant, reports.get(variant)!, counts.routes, checks, findings)])) as Record<Variant, VariantTotals>;
+    const totals = Object.fromEntries(
+      VARIANTS.map((variant) => [variant, account(variant, reports.get(variant)!, counts.routes, checks, findings)]),
+    ) as Record<Variant, VariantTotals>;
     const pooledP99 = new Map([...pacedLatencies].map(([variant, latencies]) => [variant, quantile(latencies, 0.99)]));
     const result = summarizeRuns(framework, settings, pinned, runs, totals, checks, findings, pooledP99);
     log('');
@@ -386,9 +441,14 @@ function summarizeRuns(
   findings: string[],
   pooledP99: ReadonlyMap<Variant, number>,
 ): RequestCostResult {
-  const byRep = (variant: Variant): VariantRun[] => runs.filter((run) => run.variant === variant).sort((a, b) => a.repetition - b.repetition);
-  const perRep = (variant: Variant, base: Variant, pick: (run: VariantRun) => number, combine: (a: number, b: number) => number): number[] =>
-    byRep(variant).map((run, i) => combine(pick(run), pick(byRep(base)[i]!)));
+  const byRep = (variant: Variant): VariantRun[] =>
+    runs.filter((run) => run.variant === variant).sort((a, b) => a.repetition - b.repetition);
+  const perRep = (
+    variant: Variant,
+    base: Variant,
+    pick: (run: VariantRun) => number,
+    combine: (a: number, b: number) => number,
+  ): number[] => byRep(variant).map((run, i) => combine(pick(run), pick(byRep(base)[i]!)));
   const reqs = (run: VariantRun): number => run.reqPerSec;
   const cpu = (run: VariantRun): number => run.cpuMicrosPerRequest;
   const summary = Object.fromEntries(
@@ -417,7 +477,10 @@ function summarizeRuns(
         flushMs: median(mine.map((run) => run.flushMs)),
       };
       const late = mine.filter((run) => run.flushLate).length;
-      if (late > 0) findings.push(`${variant}: flush() after a window was still running after ${num(Math.max(...mine.map((run) => run.flushMs)))} ms in ${late} of ${mine.length} round(s)`);
+      if (late > 0)
+        findings.push(
+          `${variant}: flush() after a window was still running after ${num(Math.max(...mine.map((run) => run.flushMs)))} ms in ${late} of ${mine.length} round(s)`,
+        );
       return [variant, s];
     }),
   ) as Record<Variant, VariantSummary>;
@@ -467,12 +530,32 @@ export function formatRequestCost(result: RequestCostResult): string {
   const id = result.summary.idstitch;
   return [
     `${result.framework === 'express' ? 'Express 5' : 'Koa 3'} hello-world: median of ${result.settings.repetitions} round(s) of ${result.settings.durationSeconds} s (ratios and differences taken within a round, then the median):`,
-    table(['variant', 'req/s', 'range', '÷ bare', '÷ floor', 'p50', 'p99', 'CPU µs/req', '+CPU µs', 'peak RSS', 'events/served', 'lost', 'sink reqs', 'wire B/event'], rows),
+    table(
+      [
+        'variant',
+        'req/s',
+        'range',
+        '÷ bare',
+        '÷ floor',
+        'p50',
+        'p99',
+        'CPU µs/req',
+        '+CPU µs',
+        'peak RSS',
+        'events/served',
+        'lost',
+        'sink reqs',
+        'wire B/event',
+      ],
+      rows,
+    ),
     `(CPU: the server process's CPU time, all threads, per response; +CPU: minus bare's in the same round. RSS includes ~35 MiB of the tsx loader in every variant. "events": at the sink after each client's own shutdown; wire: request line + headers + body)`,
     `idstitch ÷ floor per round: ${id.toFloor.values.map((x) => times(x)).join(', ')}; ÷ the fastest peer per round: ${v.toBestPeer.values.map((x) => times(x)).join(', ')} (fastest overall: ${v.bestPeerByThroughput})`,
     `paced at ${num(result.settings.pacedRate)} req/s (every variant keeps up), p50 / p99: ${VARIANTS.map((variant) => `${variant} ${num(result.summary[variant].pacedP50Ms, 2)} / ${num(result.summary[variant].pacedP99Ms, 1)} ms`).join(', ')}; idstitch p99 ÷ bare's per round: ${id.pacedP99ToBare.values.map((x) => times(x)).join(', ')}; p99 of all rounds' responses together: ${VARIANTS.map((variant) => `${variant} ${num(result.summary[variant].pacedPooledP99Ms, 1)} ms`).join(', ')} (idstitch ÷ bare ${times(id.pacedPooledP99ToBare)})`,
     `idstitch adds ${num(id.addedCpuMicros.median)} µs of server CPU per request; the leanest peer (${v.bestPeerByCpu}) ${num(result.summary[v.bestPeerByCpu].addedCpuMicros.median)} µs: ${times(v.addedCpuToBestPeer, 2)}`,
     ...result.findings.map((finding) => `finding: ${finding}`),
-    result.checks.length ? `CHECKS FAILED:\n  ${result.checks.join('\n  ')}` : 'checks: every variant but bare issues the same cookie and keeps valid ones; no HTTP errors; every idstitch event at the sink; no record refused',
+    result.checks.length
+      ? `CHECKS FAILED:\n  ${result.checks.join('\n  ')}`
+      : 'checks: every variant but bare issues the same cookie and keeps valid ones; no HTTP errors; every idstitch event at the sink; no record refused',
   ].join('\n');
 }

@@ -120,18 +120,36 @@ function headline(results: Results): string {
   const parts: string[] = [];
   const cost = [results.express, results.koa].filter((r): r is RequestCostResult => r !== undefined);
   if (cost.length) {
-    parts.push(table(['request cost', 'req/s', '÷ bare', 'p50 / p99', 'paced p50 / p99', '+CPU µs/req', 'peak RSS', 'events at sink / served'], cost.flatMap(requestCostRows)));
+    parts.push(
+      table(
+        ['request cost', 'req/s', '÷ bare', 'p50 / p99', 'paced p50 / p99', '+CPU µs/req', 'peak RSS', 'events at sink / served'],
+        cost.flatMap(requestCostRows),
+      ),
+    );
   }
   if (results.pipeline) {
     parts.push(
       table(
         ['pipeline', 'enqueue/s', 'delivered/s', 'requests', 'wire B/event', 'peak RSS', 'lost'],
-        results.pipeline.summary.map((s) => [`${s.mode} ${s.client}`, num(s.enqueuePerSecond.median), num(s.deliveredPerSecond.median), num(s.requests), num(s.wireBytesPerEvent, 1), `${num(s.peakRssBytes / 1024 / 1024)} MiB`, num(s.lost)]),
+        results.pipeline.summary.map((s) => [
+          `${s.mode} ${s.client}`,
+          num(s.enqueuePerSecond.median),
+          num(s.deliveredPerSecond.median),
+          num(s.requests),
+          num(s.wireBytesPerEvent, 1),
+          `${num(s.peakRssBytes / 1024 / 1024)} MiB`,
+          num(s.lost),
+        ]),
       ),
     );
   }
   if (results.track) {
-    parts.push(table(['per call', 'ns', '÷ floor'], results.track.cases.map((c) => [c.name, num(c.ns.median), c.toBaseline ? times(c.toBaseline.median, 2) : '(floor)'])));
+    parts.push(
+      table(
+        ['per call', 'ns', '÷ floor'],
+        results.track.cases.map((c) => [c.name, num(c.ns.median), c.toBaseline ? times(c.toBaseline.median, 2) : '(floor)']),
+      ),
+    );
   }
   return parts.join('\n\n');
 }
@@ -143,7 +161,9 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const loadBefore = loadavg();
   const cpuBefore = cpuTimes();
-  console.log(`idstitch benchmarks (${smoke ? 'smoke: short, indicative only' : 'full'}), ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.version}, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}\n`);
+  console.log(
+    `idstitch benchmarks (${smoke ? 'smoke: short, indicative only' : 'full'}), ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.version}, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}\n`,
+  );
 
   mkdirSync(RESULTS, { recursive: true });
   const outcomes: Record<string, ScriptOutcome<unknown>> = {};
@@ -180,7 +200,12 @@ async function main(): Promise<void> {
       stealShare: span ? (cpuAfter!.steal - cpuBefore!.steal) / span : undefined,
     },
     targets,
-    benchmarks: Object.fromEntries(Object.entries(outcomes).map(([name, outcome]) => [name, { ok: outcome.ok, seconds: outcome.seconds, error: outcome.error, ...(outcome.result as object) }])),
+    benchmarks: Object.fromEntries(
+      Object.entries(outcomes).map(([name, outcome]) => [
+        name,
+        { ok: outcome.ok, seconds: outcome.seconds, error: outcome.error, ...(outcome.result as object) },
+      ]),
+    ),
   });
   console.log(`\nwrote ${out.startsWith(ROOT) ? out.slice(ROOT.length) : out} in ${num((Date.now() - startedAt.getTime()) / 1000)} s`);
   process.exitCode = failed.length ? 1 : 0;

@@ -48,7 +48,11 @@ export function serverArgs(argv: readonly string[] = process.argv.slice(2)): { v
 
 /** idstitch's options in the benchmarks: the defaults, the sink as API host; IDSTITCH_BENCH_OPTIONS (JSON) to experiment. */
 export function idstitchOptions(sinkUrl: string): TrackerOptions {
-  return { apiHost: sinkUrl, token: 'bench', ...(process.env.IDSTITCH_BENCH_OPTIONS ? (JSON.parse(process.env.IDSTITCH_BENCH_OPTIONS) as TrackerOptions) : {}) };
+  return {
+    apiHost: sinkUrl,
+    token: 'bench',
+    ...(process.env.IDSTITCH_BENCH_OPTIONS ? (JSON.parse(process.env.IDSTITCH_BENCH_OPTIONS) as TrackerOptions) : {}),
+  };
 }
 
 /** What a sending variant exposes to the parent between windows and at the end. */
@@ -129,7 +133,10 @@ export async function serveVariant(server: Server, routeHits: () => number, back
         flushing = flushing
           .then(() => backend?.flush())
           .catch((error: unknown) => void (flushFailure ??= (error as Error)?.stack ?? String(error)));
-        const late = await Promise.race([flushing.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), FLUSH_WAIT_MS).unref())]);
+        const late = await Promise.race([
+          flushing.then(() => false),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(true), FLUSH_WAIT_MS).unref()),
+        ]);
         return { type: 'flush', flushMs: performance.now() - started, late, failure: flushFailure };
       }
       case 'drain': {

@@ -60,20 +60,36 @@ export function answer(route: RouteName, request: SinkRequest): RouteAnswer {
     case 'track':
       return answerTrack(request);
     case 'posthog':
-      return answerBatch(request.body, 'batch', 'uuid', (record) => typeof record.event === 'string' && typeof record.distinct_id === 'string' && record.distinct_id !== '', { status: 1 });
+      return answerBatch(
+        request.body,
+        'batch',
+        'uuid',
+        (record) => typeof record.event === 'string' && typeof record.distinct_id === 'string' && record.distinct_id !== '',
+        { status: 1 },
+      );
     case 'segment':
-      return answerBatch(request.body, 'batch', 'messageId', (record) => typeof record.type === 'string' && (hasId(record.anonymousId) || hasId(record.userId)), { success: true });
+      return answerBatch(
+        request.body,
+        'batch',
+        'messageId',
+        (record) => typeof record.type === 'string' && (hasId(record.anonymousId) || hasId(record.userId)),
+        { success: true },
+      );
   }
 }
 
 /** What the route answers when the sink fails a request on purpose (retries are exercised). */
 export function unavailable(route: RouteName): RouteAnswer {
   // mixpanel-node has no retries: a 503 is a lost event, which is the point of showing it.
-  return route === 'track' ? text(503, '0', 0, 0) : json(503, { code: 503, error: 'service unavailable (failing on purpose)', status: 'Service Unavailable' }, 0, 0);
+  return route === 'track'
+    ? text(503, '0', 0, 0)
+    : json(503, { code: 503, error: 'service unavailable (failing on purpose)', status: 'Service Unavailable' }, 0, 0);
 }
 
 export function unreadable(route: RouteName, message: string): RouteAnswer {
-  return route === 'track' ? text(400, '0', 0, 0) : json(400, { code: 400, error: `unreadable body: ${message}`, status: 'Bad Request' }, 0, 0);
+  return route === 'track'
+    ? text(400, '0', 0, 0)
+    : json(400, { code: 400, error: `unreadable body: ${message}`, status: 'Bad Request' }, 0, 0);
 }
 
 function json(status: number, body: unknown, events: number, rejected: number, ids: string[] = []): RouteAnswer {
@@ -111,12 +127,30 @@ function answerImport(body: Buffer): RouteAnswer {
   for (let index = 0; index < records.length; index++) {
     const problem = checkImportRecord(records[index]);
     const insertId = (records[index] as { properties?: { $insert_id?: unknown } } | null)?.properties?.$insert_id;
-    if (problem) failed.push({ index, $insert_id: typeof insertId === 'string' ? insertId : undefined, field: problem.field, message: problem.message });
+    if (problem)
+      failed.push({
+        index,
+        $insert_id: typeof insertId === 'string' ? insertId : undefined,
+        field: problem.field,
+        message: problem.message,
+      });
     else ids.push(insertId as string);
   }
   const imported = records.length - failed.length;
   if (failed.length > 0) {
-    return json(400, { code: 400, error: 'some data points in the request failed validation', failed_records: failed, num_records_imported: imported, status: 'Bad Request' }, imported, failed.length, ids);
+    return json(
+      400,
+      {
+        code: 400,
+        error: 'some data points in the request failed validation',
+        failed_records: failed,
+        num_records_imported: imported,
+        status: 'Bad Request',
+      },
+      imported,
+      failed.length,
+      ids,
+    );
   }
   return json(200, { code: 200, num_records_imported: imported, status: 'OK' }, imported, 0, ids);
 }
@@ -126,11 +160,14 @@ function checkImportRecord(record: unknown): { field: string; message: string } 
   if (record === null || typeof record !== 'object') return { field: 'event', message: 'record must be an object' };
   const { event, properties } = record as { event?: unknown; properties?: unknown };
   if (typeof event !== 'string' || event.trim() === '') return { field: 'event', message: "'event' must not be missing or blank" };
-  if (IDENTITY_EVENTS.has(event)) return { field: 'event', message: 'identity events are not allowed when project is using simplified identity management' };
+  if (IDENTITY_EVENTS.has(event))
+    return { field: 'event', message: 'identity events are not allowed when project is using simplified identity management' };
   if (properties === null || typeof properties !== 'object') return { field: 'properties', message: "'properties' must be an object" };
   const p = properties as Record<string, unknown>;
-  if (typeof p.time !== 'number' || !Number.isFinite(p.time) || p.time <= 0) return { field: 'properties.time', message: "'properties.time' is invalid: must not be missing" };
-  if (typeof p.$insert_id !== 'string' || !INSERT_ID.test(p.$insert_id)) return { field: 'properties.$insert_id', message: "'properties.$insert_id' is invalid" };
+  if (typeof p.time !== 'number' || !Number.isFinite(p.time) || p.time <= 0)
+    return { field: 'properties.time', message: "'properties.time' is invalid: must not be missing" };
+  if (typeof p.$insert_id !== 'string' || !INSERT_ID.test(p.$insert_id))
+    return { field: 'properties.$insert_id', message: "'properties.$insert_id' is invalid" };
   if (!hasId(p.distinct_id) && !hasId(p.$device_id) && !hasId(p.$user_id)) {
     return { field: 'properties.distinct_id', message: "'properties.distinct_id' is invalid: must not be missing" };
   }
@@ -167,7 +204,13 @@ function answerTrack(request: SinkRequest): RouteAnswer {
 }
 
 /** PostHog's and Segment's batch bodies: an object with an array of records under `key`. */
-function answerBatch(body: Buffer, key: string, idKey: string, valid: (record: Record<string, unknown>) => boolean, ok: unknown): RouteAnswer {
+function answerBatch(
+  body: Buffer,
+  key: string,
+  idKey: string,
+  valid: (record: Record<string, unknown>) => boolean,
+  ok: unknown,
+): RouteAnswer {
   const parsed = JSON.parse(body.toString('utf8')) as Record<string, unknown> | null;
   const records = parsed?.[key];
   if (!Array.isArray(records)) return json(400, { error: `no ${key} array` }, 0, 0);

@@ -5,7 +5,17 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { gunzipSync } from 'node:zlib';
-import { answer, countImport, precheck, routeOf, ROUTES, unavailable, unreadable, type RouteAnswer, type RouteName } from './sink-routes.js';
+import {
+  answer,
+  countImport,
+  precheck,
+  routeOf,
+  ROUTES,
+  unavailable,
+  unreadable,
+  type RouteAnswer,
+  type RouteName,
+} from './sink-routes.js';
 
 /** Mixpanel's per-request limit is 10 MB uncompressed (contract §2.1); anything bigger is answered 413. */
 const MAX_BODY_BYTES = 10_000_000;
@@ -112,7 +122,16 @@ export async function startSink(initial: SinkOptions = {}): Promise<Sink> {
       counts.requests++;
       counts.bodyBytes += size;
       counts.wireBytes += headBytes(req) + size;
-      if (tooLarge) return send({ status: 413, contentType: 'application/json', body: JSON.stringify({ code: 413, error: `request exceeds max limit of ${MAX_BODY_BYTES} bytes`, status: 'Request Entity Too Large' }) });
+      if (tooLarge)
+        return send({
+          status: 413,
+          contentType: 'application/json',
+          body: JSON.stringify({
+            code: 413,
+            error: `request exceeds max limit of ${MAX_BODY_BYTES} bytes`,
+            status: 'Request Entity Too Large',
+          }),
+        });
       const refused = precheck(route, req.headers);
       if (refused) return send(refused);
       if (options.failEvery && totals.requests % options.failEvery === 0) {
@@ -125,7 +144,10 @@ export async function startSink(initial: SinkOptions = {}): Promise<Sink> {
         let body = Buffer.concat(chunks, size);
         if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body, { maxOutputLength: MAX_BODY_BYTES });
         counts.rawBytes += req.method === 'GET' ? (url.searchParams.get('data')?.length ?? 0) : body.length;
-        reply = route === 'import' && options.checkRecords === false ? countImport(body) : answer(route, { method: req.method ?? '', url, headers: req.headers, body });
+        reply =
+          route === 'import' && options.checkRecords === false
+            ? countImport(body)
+            : answer(route, { method: req.method ?? '', url, headers: req.headers, body });
       } catch (error) {
         reply = { ...unreadable(route, (error as Error).message), rejected: 1 };
       }

@@ -48,7 +48,10 @@ function requestCostTargets(result: RequestCostResult | undefined, framework: 'e
     [`${framework}.toFloor`, `${name}: idstitch req/s within 3 % of the floor (÷ floor ≥ ${times(TO_FLOOR, 2)}, median of rounds)`],
     [`${framework}.toBestPeer`, `${name}: idstitch req/s ≥ ${TO_BEST_PEER} × the fastest peer's in the same round`],
     [`${framework}.addedCpu`, `${name}: server CPU added per request (vs bare) ≤ ½ the leanest peer's`],
-    [`${framework}.p99`, `${name}: p99 latency within 10 % of bare (÷ bare ≤ ${times(P99_TO_BARE, 2)}) at a rate every variant keeps up with`],
+    [
+      `${framework}.p99`,
+      `${name}: p99 latency within 10 % of bare (÷ bare ≤ ${times(P99_TO_BARE, 2)}) at a rate every variant keeps up with`,
+    ],
   ] as const;
   if (!result) return targets.map(([id, target]) => missing(id, target, source));
   const id = result.summary.idstitch;
@@ -56,7 +59,14 @@ function requestCostTargets(result: RequestCostResult | undefined, framework: 'e
   const idAdded = id.addedCpuMicros.median;
   const peerAdded = result.summary[peer].addedCpuMicros.median;
   return [
-    { id: targets[0][0], target: targets[0][1], measured: times(id.toFloor.median), value: id.toFloor.median, met: id.toFloor.median >= TO_FLOOR, source },
+    {
+      id: targets[0][0],
+      target: targets[0][1],
+      measured: times(id.toFloor.median),
+      value: id.toFloor.median,
+      met: id.toFloor.median >= TO_FLOOR,
+      source,
+    },
     {
       id: targets[1][0],
       target: targets[1][1],
@@ -99,7 +109,14 @@ export function evaluateTargets(inputs: TargetInputs): TargetRow[] {
   if (clean && inputs.delivery) {
     const rate = clean.deliveredPerSecond.median;
     rows.push(
-      { id: deliveryTargets[0][0], target: deliveryTargets[0][1], measured: `${num(rate)} events/s`, value: rate, met: rate >= DELIVERY_TARGET, source: deliverySource },
+      {
+        id: deliveryTargets[0][0],
+        target: deliveryTargets[0][1],
+        measured: `${num(rate)} events/s`,
+        value: rate,
+        met: rate >= DELIVERY_TARGET,
+        source: deliverySource,
+      },
       {
         id: deliveryTargets[1][0],
         target: deliveryTargets[1][1],
@@ -108,7 +125,14 @@ export function evaluateTargets(inputs: TargetInputs): TargetRow[] {
         met: clean.toCeiling >= CEILING_SHARE,
         source: deliverySource,
       },
-      { id: deliveryTargets[2][0], target: deliveryTargets[2][1], measured: `${num(clean.wireBytesPerEvent, 1)} B (JSON ${num(clean.jsonBytesPerEvent)} B)`, value: clean.wireBytesPerEvent, met: clean.wireBytesPerEvent <= WIRE_BYTES, source: deliverySource },
+      {
+        id: deliveryTargets[2][0],
+        target: deliveryTargets[2][1],
+        measured: `${num(clean.wireBytesPerEvent, 1)} B (JSON ${num(clean.jsonBytesPerEvent)} B)`,
+        value: clean.wireBytesPerEvent,
+        met: clean.wireBytesPerEvent <= WIRE_BYTES,
+        source: deliverySource,
+      },
     );
   } else {
     rows.push(...deliveryTargets.map(([id, target]) => missing(id, target, deliverySource)));
@@ -117,7 +141,14 @@ export function evaluateTargets(inputs: TargetInputs): TargetRow[] {
   const trackTarget = `track() ≤ ${TRACK_TARGET_NS / 1000} µs per call (median)`;
   rows.push(
     track
-      ? { id: 'track.ns', target: trackTarget, measured: `${num(track.ns.median)} ns`, value: track.ns.median, met: track.ns.median <= TRACK_TARGET_NS, source: `bench/track.ts (${TRACK_CASE})` }
+      ? {
+          id: 'track.ns',
+          target: trackTarget,
+          measured: `${num(track.ns.median)} ns`,
+          value: track.ns.median,
+          met: track.ns.median <= TRACK_TARGET_NS,
+          source: `bench/track.ts (${TRACK_CASE})`,
+        }
       : missing('track.ns', trackTarget, 'bench/track.ts'),
   );
   return rows;
@@ -125,5 +156,8 @@ export function evaluateTargets(inputs: TargetInputs): TargetRow[] {
 
 export function formatTargets(rows: readonly TargetRow[]): string {
   const verdict = (met: boolean | undefined): string => (met === undefined ? 'no figure' : met ? 'met' : 'MISSED');
-  return table(['target', 'measured', ''], rows.map((row) => [row.target, row.measured, verdict(row.met)]));
+  return table(
+    ['target', 'measured', ''],
+    rows.map((row) => [row.target, row.measured, verdict(row.met)]),
+  );
 }

@@ -118,9 +118,27 @@ async function trackCases(checks: string[]): Promise<{ cases: Case[]; finish(tot
   const floor = 'floor: build + JSON.stringify';
   const cases: Case[] = [
     { name: floor, chunk: TRACK_CHUNK, run: () => void (keep += eventJson('Viewed Pricing', DEVICE_ID, undefined, PROPERTIES).length) },
-    { name: 'tracker.track(event, props, { deviceId })', baseline: floor, chunk: TRACK_CHUNK, run: () => tracker.track('Viewed Pricing', PROPERTIES, { deviceId: DEVICE_ID }), after: () => tracker.flush() },
-    { name: 'req.track(event, props), anonymous', baseline: floor, chunk: TRACK_CHUNK, run: () => anonymousTrack('Viewed Pricing', PROPERTIES), after: () => middleware.tracker.flush() },
-    { name: 'req.track(event, props), signed in', baseline: floor, chunk: TRACK_CHUNK, run: () => signedInTrack('Viewed Pricing', PROPERTIES), after: () => middleware.tracker.flush() },
+    {
+      name: 'tracker.track(event, props, { deviceId })',
+      baseline: floor,
+      chunk: TRACK_CHUNK,
+      run: () => tracker.track('Viewed Pricing', PROPERTIES, { deviceId: DEVICE_ID }),
+      after: () => tracker.flush(),
+    },
+    {
+      name: 'req.track(event, props), anonymous',
+      baseline: floor,
+      chunk: TRACK_CHUNK,
+      run: () => anonymousTrack('Viewed Pricing', PROPERTIES),
+      after: () => middleware.tracker.flush(),
+    },
+    {
+      name: 'req.track(event, props), signed in',
+      baseline: floor,
+      chunk: TRACK_CHUNK,
+      run: () => signedInTrack('Viewed Pricing', PROPERTIES),
+      after: () => middleware.tracker.flush(),
+    },
   ];
   return {
     cases,
@@ -144,7 +162,8 @@ function cookieCases(checks: string[]): { cases: Case[]; finish(): Promise<void>
   const issued = new FakeResponse();
   middleware(fakeRequest(undefined), issued as unknown as ServerResponse);
   issued.writeHead();
-  if (!String(issued.getHeader('set-cookie')).startsWith('idstitch_device=')) checks.push('tracking() did not issue a cookie to a request without one');
+  if (!String(issued.getHeader('set-cookie')).startsWith('idstitch_device='))
+    checks.push('tracking() did not issue a cookie to a request without one');
   if (readDeviceId(COOKIE_HEADER) !== DEVICE_ID) checks.push('the floor did not read the device cookie');
   const cases: Case[] = [
     {
@@ -286,7 +305,9 @@ export function formatTrack(result: TrackBenchResult): string {
   return [
     `Per call: ${s.processes} process(es) per group × ${s.rounds} rounds, each round the best of ${BEST_OF} chunks of ${s.trackChunk} tracks / ${s.cookieChunk} cookie operations; event JSON ${result.eventBytes} bytes:`,
     table(['case', 'ns/call', 'p10–p90', '÷ floor', 'per process: ns (÷ floor)'], rows),
-    result.checks.length ? `CHECKS FAILED:\n  ${result.checks.join('\n  ')}` : 'checks: every tracked event reached the sink, none rejected; both sides read and issue the cookie',
+    result.checks.length
+      ? `CHECKS FAILED:\n  ${result.checks.join('\n  ')}`
+      : 'checks: every tracked event reached the sink, none rejected; both sides read and issue the cookie',
   ].join('\n');
 }
 

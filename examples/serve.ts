@@ -13,7 +13,8 @@ export function port(name: string, fallback: number): number {
   const value = process.env[name];
   if (value === undefined || value === '') return fallback;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65_535) throw new Error(`${name} must be a port number, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65_535)
+    throw new Error(`${name} must be a port number, got ${JSON.stringify(value)}`);
   return parsed;
 }
 
@@ -72,7 +73,12 @@ export async function serveExample(label: string, create: (collector: Collector)
 }
 
 /** The options every example app gets against the local collector. */
-export function collectorAppOptions(collector: Collector): { apiHost: string; token: string; collectorUrl: string; trackerOptions: { flushIntervalMs: number } } {
+export function collectorAppOptions(collector: Collector): {
+  apiHost: string;
+  token: string;
+  collectorUrl: string;
+  trackerOptions: { flushIntervalMs: number };
+} {
   return {
     apiHost: collector.url,
     token: 'example-token', // any value: the collector checks tokens only when started with one

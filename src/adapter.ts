@@ -43,7 +43,8 @@ export type IdentityOf<Req> = (request: Req) => { deviceId: string; userId: stri
  */
 export function requestFunctions<Req>(argument: string) {
   return {
-    identifyUser: (request: Req, userId?: string | number): string | undefined => scopeOf(request, `identifyUser(${argument})`)?.identify(userId),
+    identifyUser: (request: Req, userId?: string | number): string | undefined =>
+      scopeOf(request, `identifyUser(${argument})`)?.identify(userId),
     resetUser: (request: Req): void => scopeOf(request, `resetUser(${argument})`)?.reset(),
     identityOf: ((request: Req) => {
       const scope = scopeOn(request);
@@ -65,7 +66,10 @@ const warned = new Set<string>();
 export function warnNotMounted(caller: string): void {
   if (warned.has(caller)) return;
   warned.add(caller);
-  process.emitWarning(`${caller} ran on a request the idstitch tracking() middleware did not see; nothing was tracked. Mount app.use(tracking()) before your routes`, {
-    code: 'IDSTITCH_NOT_MOUNTED',
-  });
+  process.emitWarning(
+    `${caller} ran on a request the idstitch tracking() middleware did not see; nothing was tracked. Mount app.use(tracking()) before your routes`,
+    {
+      code: 'IDSTITCH_NOT_MOUNTED',
+    },
+  );
 }

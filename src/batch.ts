@@ -35,7 +35,11 @@ export class Batch {
   slice(from: number, to: number): Batch {
     const start = from === 0 ? 0 : this.ends[from - 1]! + 1;
     const end = this.ends[to - 1]!;
-    return new Batch(this.body.subarray(start, end), this.ends.slice(from, to).map((offset) => offset - start), this.lastSeq - (this.count - to));
+    return new Batch(
+      this.body.subarray(start, end),
+      this.ends.slice(from, to).map((offset) => offset - start),
+      this.lastSeq - (this.count - to),
+    );
   }
 
   /** The `$insert_id` of event `index`, read back from its JSON (only needed to report a rejection). */

@@ -61,7 +61,10 @@ export function normalizeDeviceIdSource(option: unknown, token: string | undefin
   let name: string;
   if (option === 'mixpanel-browser') {
     if (token === undefined) {
-      throw new ConfigError('deviceIdFrom', "'mixpanel-browser' reads the SDK's cookie mp_<token>_mixpanel: set `token`, or give `{ mixpanelBrowser: { persistenceName } }`");
+      throw new ConfigError(
+        'deviceIdFrom',
+        "'mixpanel-browser' reads the SDK's cookie mp_<token>_mixpanel: set `token`, or give `{ mixpanelBrowser: { persistenceName } }`",
+      );
     }
     name = `mp_${token}_mixpanel`;
   } else if (isPlainObject(option) && Object.keys(option).length === 1 && isPlainObject(option.mixpanelBrowser)) {
@@ -69,19 +72,32 @@ export function normalizeDeviceIdSource(option: unknown, token: string | undefin
     rejectUnknown(sdk, ['persistenceName'], 'deviceIdFrom.mixpanelBrowser.');
     const persistenceName = sdk.persistenceName;
     if (persistenceName === undefined) {
-      if (token === undefined) throw new ConfigError('deviceIdFrom.mixpanelBrowser.persistenceName', 'is needed when there is no `token` to name the cookie after');
+      if (token === undefined)
+        throw new ConfigError(
+          'deviceIdFrom.mixpanelBrowser.persistenceName',
+          'is needed when there is no `token` to name the cookie after',
+        );
       name = `mp_${token}_mixpanel`;
     } else if (typeof persistenceName === 'string' && persistenceName !== '') {
       name = `mp_${persistenceName}`;
     } else {
-      throw new ConfigError('deviceIdFrom.mixpanelBrowser.persistenceName', `must be the SDK's non-empty persistence_name, got ${describe(persistenceName)}`);
+      throw new ConfigError(
+        'deviceIdFrom.mixpanelBrowser.persistenceName',
+        `must be the SDK's non-empty persistence_name, got ${describe(persistenceName)}`,
+      );
     }
   } else {
-    throw new ConfigError('deviceIdFrom', `must be 'idstitch', 'mixpanel-browser' or { mixpanelBrowser: { persistenceName } }, got ${describe(option)}`);
+    throw new ConfigError(
+      'deviceIdFrom',
+      `must be 'idstitch', 'mixpanel-browser' or { mixpanelBrowser: { persistenceName } }, got ${describe(option)}`,
+    );
   }
   if (!COOKIE_NAME.test(name)) {
     // Says where, never what: the name holds the token.
-    throw new ConfigError('deviceIdFrom', 'would read a cookie whose name is not a valid cookie name (RFC 6265 token characters, at most 200): check `token` or `persistenceName`');
+    throw new ConfigError(
+      'deviceIdFrom',
+      'would read a cookie whose name is not a valid cookie name (RFC 6265 token characters, at most 200): check `token` or `persistenceName`',
+    );
   }
   return Object.freeze({ name, prefix: `${name}=` });
 }

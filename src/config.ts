@@ -66,10 +66,36 @@ export interface RetryPolicy {
 }
 
 const OPTION_NAMES: ReadonlyArray<keyof TrackerOptions> = [
-  'token', 'apiHost', 'region', 'endpoint', 'serviceAccount', 'getUserId', 'identifyEvent', 'cookie', 'guardUserSwitch', 'userIdProperty', 'deviceIdFrom',
-  'superProperties', 'requestProperties', 'privacy', 'flushAt', 'flushIntervalMs', 'maxBatchSize', 'maxBatchBytes', 'maxQueueSize',
-  'maxQueueBytes', 'maxConcurrentRequests', 'maxRetries', 'minRetryDelayMs', 'maxRetryDelayMs',
-  'maxRetryAfterMs', 'timeoutMs', 'shutdownTimeoutMs', 'gzip', 'onError', 'logger',
+  'token',
+  'apiHost',
+  'region',
+  'endpoint',
+  'serviceAccount',
+  'getUserId',
+  'identifyEvent',
+  'cookie',
+  'guardUserSwitch',
+  'userIdProperty',
+  'deviceIdFrom',
+  'superProperties',
+  'requestProperties',
+  'privacy',
+  'flushAt',
+  'flushIntervalMs',
+  'maxBatchSize',
+  'maxBatchBytes',
+  'maxQueueSize',
+  'maxQueueBytes',
+  'maxConcurrentRequests',
+  'maxRetries',
+  'minRetryDelayMs',
+  'maxRetryDelayMs',
+  'maxRetryAfterMs',
+  'timeoutMs',
+  'shutdownTimeoutMs',
+  'gzip',
+  'onError',
+  'logger',
 ];
 /** Options renamed or confused with other libraries' names: say what to use instead. */
 const INSTEAD: Readonly<Record<string, string>> = {
@@ -88,7 +114,10 @@ const INSTEAD: Readonly<Record<string, string>> = {
  * Validates and normalises options once, at construction, into a new frozen object.
  * Throws `ConfigError` naming the option; never mutates `options`.
  */
-export function normalizeOptions(options: TrackerOptions = {}, env: Readonly<Record<string, string | undefined>> = process.env): TrackerConfig {
+export function normalizeOptions(
+  options: TrackerOptions = {},
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): TrackerConfig {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new ConfigError('options', `must be an object, got ${describe(options)}`);
   }
@@ -126,7 +155,10 @@ export function normalizeOptions(options: TrackerOptions = {}, env: Readonly<Rec
       }
     }
     const projectId = serviceAccount.projectId;
-    if (!((typeof projectId === 'string' && /^\d+$/.test(projectId)) || (typeof projectId === 'number' && Number.isSafeInteger(projectId) && projectId > 0))) {
+    if (!(
+      (typeof projectId === 'string' && /^\d+$/.test(projectId)) ||
+      (typeof projectId === 'number' && Number.isSafeInteger(projectId) && projectId > 0)
+    )) {
       throw new ConfigError('serviceAccount.projectId', 'must be the numeric project id');
     }
     if (endpoint === 'track') {
@@ -164,7 +196,10 @@ export function normalizeOptions(options: TrackerOptions = {}, env: Readonly<Rec
   }
   const identifyEvent = optionalString(options, 'identifyEvent') ?? DEFAULTS.identifyEvent;
   if (/^\$(identify|create_alias|merge)$/.test(identifyEvent)) {
-    throw new ConfigError('identifyEvent', `must not be ${identifyEvent}: strict /import rejects identity events on Simplified ID Merge projects; any other name links device and user`);
+    throw new ConfigError(
+      'identifyEvent',
+      `must not be ${identifyEvent}: strict /import rejects identity events on Simplified ID Merge projects; any other name links device and user`,
+    );
   }
   if (identifyEvent.trim() === '' || identifyEvent.length > API_LIMITS.stringId) {
     throw new ConfigError('identifyEvent', `must be a non-empty name of at most ${API_LIMITS.stringId} characters`);
@@ -207,7 +242,8 @@ export function normalizeOptions(options: TrackerOptions = {}, env: Readonly<Rec
   const cookie = normalizeCookie(options.cookie);
   const cookieSigner = cookie.secrets ? createSigner(cookie.secrets) : undefined;
   const guardUserSwitch = options.guardUserSwitch ?? DEFAULTS.guardUserSwitch;
-  if (typeof guardUserSwitch !== 'boolean') throw new ConfigError('guardUserSwitch', `must be true or false, got ${describe(guardUserSwitch)}`);
+  if (typeof guardUserSwitch !== 'boolean')
+    throw new ConfigError('guardUserSwitch', `must be true or false, got ${describe(guardUserSwitch)}`);
 
   return Object.freeze({
     token,

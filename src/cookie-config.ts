@@ -40,7 +40,10 @@ export function checkSecrets(secret: unknown, option = 'cookie.secret'): readonl
   }
   for (const [i, candidate] of secrets.entries()) {
     if (typeof candidate !== 'string' || candidate.length < MIN_SECRET_LENGTH) {
-      throw new ConfigError(option, `${secrets.length > 1 ? `[${i}] ` : ''}must be a string of at least ${MIN_SECRET_LENGTH} characters (use a random value from a secret store)`);
+      throw new ConfigError(
+        option,
+        `${secrets.length > 1 ? `[${i}] ` : ''}must be a string of at least ${MIN_SECRET_LENGTH} characters (use a random value from a secret store)`,
+      );
     }
   }
   return Object.freeze([...(secrets as string[])]);
@@ -104,7 +107,10 @@ export function normalizeCookie(cookie: CookieOptions | undefined): NormalizedCo
       throw new ConfigError('cookie.maxAge', `must be a positive whole number of seconds or null, got ${describe(cookie.maxAge)}`);
     }
     if (cookie.maxAge > COOKIE_DEFAULTS.maxAge) {
-      throw new ConfigError('cookie.maxAge', `is in seconds and browsers cap it at 400 days (34560000); got ${cookie.maxAge} (milliseconds?)`);
+      throw new ConfigError(
+        'cookie.maxAge',
+        `is in seconds and browsers cap it at 400 days (34560000); got ${cookie.maxAge} (milliseconds?)`,
+      );
     }
     maxAge = cookie.maxAge;
   }

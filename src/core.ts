@@ -52,7 +52,15 @@ export class TrackerCore implements ScopeHost {
     this.reporter = new Reporter(config.onError, config.logger);
     const { retry, timeoutMs } = config;
     this.#events = new Pipeline(
-      { url: config.url, authorization: config.authorization, gzipLevel: config.gzipLevel, format: config.endpoint === 'import' ? 'import' : 'verbose', limits: config, retry, timeoutMs },
+      {
+        url: config.url,
+        authorization: config.authorization,
+        gzipLevel: config.gzipLevel,
+        format: config.endpoint === 'import' ? 'import' : 'verbose',
+        limits: config,
+        retry,
+        timeoutMs,
+      },
       this.reporter,
     );
     this.#profiles = new Pipeline(
@@ -100,14 +108,22 @@ export class TrackerCore implements ScopeHost {
     try {
       if (this.#closed) {
         dropped.tracker_closed++;
-        this.reporter.report(new IdstitchError('IDSTITCH_TRACKER_CLOSED', `track(${JSON.stringify(String(event).slice(0, 60))}) after shutdown(): the event was dropped`));
+        this.reporter.report(
+          new IdstitchError(
+            'IDSTITCH_TRACKER_CLOSED',
+            `track(${JSON.stringify(String(event).slice(0, 60))}) after shutdown(): the event was dropped`,
+          ),
+        );
         return;
       }
       const built = buildEvent(this.config, event, properties, identity, Date.now(), fromRequest);
       if (!this.config.canSend) {
         if (dropped.not_configured++ === 0) {
           this.reporter.report(
-            new IdstitchError('IDSTITCH_NOT_CONFIGURED', 'no Mixpanel token (option `token` or MIXPANEL_TOKEN) and no `apiHost`: events are validated and counted (stats().dropped.not_configured), never sent'),
+            new IdstitchError(
+              'IDSTITCH_NOT_CONFIGURED',
+              'no Mixpanel token (option `token` or MIXPANEL_TOKEN) and no `apiHost`: events are validated and counted (stats().dropped.not_configured), never sent',
+            ),
           );
         }
         return;
@@ -121,10 +137,14 @@ export class TrackerCore implements ScopeHost {
       this.#overflowing = true;
       const { maxQueueSize, maxQueueBytes } = this.config;
       this.reporter.report(
-        new DeliveryError('IDSTITCH_QUEUE_FULL', `the queue holds ${this.#events.size} events (maxQueueSize ${maxQueueSize}, maxQueueBytes ${maxQueueBytes}): events are dropped until it drains (counted in stats().dropped.queue_full)`, {
-          reason: 'queue_full',
-          count: 1,
-        }),
+        new DeliveryError(
+          'IDSTITCH_QUEUE_FULL',
+          `the queue holds ${this.#events.size} events (maxQueueSize ${maxQueueSize}, maxQueueBytes ${maxQueueBytes}): events are dropped until it drains (counted in stats().dropped.queue_full)`,
+          {
+            reason: 'queue_full',
+            count: 1,
+          },
+        ),
       );
     } catch (error) {
       if (error instanceof InvalidEventError) {
@@ -154,7 +174,9 @@ export class TrackerCore implements ScopeHost {
   }
 
   shutdown(timeoutMs: number | undefined): Promise<void> {
-    this.#closed ??= this.#shutdown(timeoutMs !== undefined && Number.isFinite(timeoutMs) && timeoutMs >= 0 ? timeoutMs : this.config.shutdownTimeoutMs);
+    this.#closed ??= this.#shutdown(
+      timeoutMs !== undefined && Number.isFinite(timeoutMs) && timeoutMs >= 0 ? timeoutMs : this.config.shutdownTimeoutMs,
+    );
     return this.#closed;
   }
 
@@ -176,7 +198,11 @@ export class TrackerCore implements ScopeHost {
     await Promise.all(pipelines.map((pipeline) => pipeline.abort()));
     const left = this.counters.dropped.shutdown_timeout - before;
     this.reporter.report(
-      new DeliveryError('IDSTITCH_SHUTDOWN_TIMEOUT', `shutdown deadline (${timeoutMs} ms) passed with ${left} events unsent; they were dropped`, { reason: 'shutdown_timeout', count: left }),
+      new DeliveryError(
+        'IDSTITCH_SHUTDOWN_TIMEOUT',
+        `shutdown deadline (${timeoutMs} ms) passed with ${left} events unsent; they were dropped`,
+        { reason: 'shutdown_timeout', count: left },
+      ),
     );
   }
 
@@ -215,7 +241,11 @@ export class TrackerCore implements ScopeHost {
    * or answers anything but a boolean means no consent. Errors `passThrough` recognises (a
    * framework's control flow: Next's redirect() and notFound()) reach the framework unchanged.
    */
-  async resolve(req: unknown, getUserId: ((req: never) => unknown) | undefined, passThrough: (error: unknown) => boolean): Promise<ResolvedRequest> {
+  async resolve(
+    req: unknown,
+    getUserId: ((req: never) => unknown) | undefined,
+    passThrough: (error: unknown) => boolean,
+  ): Promise<ResolvedRequest> {
     const userId = async (): Promise<unknown> => {
       if (getUserId === undefined) return undefined;
       try {
@@ -252,12 +282,22 @@ export class TrackerCore implements ScopeHost {
   }
 
   #checkDeviceId(deviceId: unknown): string | undefined {
-    if (typeof deviceId === 'string' && deviceId.trim() !== '' && deviceId.length <= 255 && !DENYLISTED_IDS.has(deviceId.toLowerCase())) return deviceId;
-    this.reporter.report(new IdstitchError('IDSTITCH_INVALID_DEVICE_ID', 'identity.deviceId must be a non-placeholder string of at most 255 characters; the event is sent without it'));
+    if (typeof deviceId === 'string' && deviceId.trim() !== '' && deviceId.length <= 255 && !DENYLISTED_IDS.has(deviceId.toLowerCase()))
+      return deviceId;
+    this.reporter.report(
+      new IdstitchError(
+        'IDSTITCH_INVALID_DEVICE_ID',
+        'identity.deviceId must be a non-placeholder string of at most 255 characters; the event is sent without it',
+      ),
+    );
     return undefined;
   }
 
   #internal(error: unknown): void {
-    this.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `idstitch hit an unexpected error: ${(error as Error)?.message ?? String(error)}`, { cause: error }));
+    this.reporter.report(
+      new IdstitchError('IDSTITCH_INTERNAL', `idstitch hit an unexpected error: ${(error as Error)?.message ?? String(error)}`, {
+        cause: error,
+      }),
+    );
   }
 }

@@ -52,7 +52,9 @@ export class Delivery {
       await this.#deliver(batch);
     } catch (error) {
       this.#drop(batch.count, 'retries_exhausted');
-      this.#reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `idstitch delivery failed unexpectedly: ${(error as Error)?.message}`, { cause: error }));
+      this.#reporter.report(
+        new IdstitchError('IDSTITCH_INTERNAL', `idstitch delivery failed unexpectedly: ${(error as Error)?.message}`, { cause: error }),
+      );
     }
   };
 
@@ -83,11 +85,15 @@ export class Delivery {
             this.#unauthorizedReported = true;
           }
           this.#reporter.report(
-            new DeliveryError(verdict.reason === 'unauthorized' ? 'IDSTITCH_UNAUTHORIZED' : 'IDSTITCH_RECORDS_REJECTED', `${count} events dropped: ${verdict.message}`, {
-              reason: verdict.reason,
-              count: count,
-              status: verdict.status,
-            }),
+            new DeliveryError(
+              verdict.reason === 'unauthorized' ? 'IDSTITCH_UNAUTHORIZED' : 'IDSTITCH_RECORDS_REJECTED',
+              `${count} events dropped: ${verdict.message}`,
+              {
+                reason: verdict.reason,
+                count: count,
+                status: verdict.status,
+              },
+            ),
           );
           return;
         case 'retry': {
@@ -95,21 +101,29 @@ export class Delivery {
             // Said at once, not after the retries: it is usually an apiHost that is not Mixpanel's API.
             this.#unacknowledgedReported = true;
             this.#reporter.report(
-              new DeliveryError('IDSTITCH_UNACKNOWLEDGED', `${verdict.reason}: is apiHost the ingestion API? The batch is retried, and dropped as retries_exhausted if no acknowledgement comes`, {
-                reason: 'unacknowledged',
-                count,
-                status: attempt.kind === 'response' ? attempt.status : undefined,
-              }),
+              new DeliveryError(
+                'IDSTITCH_UNACKNOWLEDGED',
+                `${verdict.reason}: is apiHost the ingestion API? The batch is retried, and dropped as retries_exhausted if no acknowledgement comes`,
+                {
+                  reason: 'unacknowledged',
+                  count,
+                  status: attempt.kind === 'response' ? attempt.status : undefined,
+                },
+              ),
             );
           }
           if (retry >= this.#policy.maxRetries) {
             this.#drop(count, 'retries_exhausted');
             this.#reporter.report(
-              new DeliveryError('IDSTITCH_DELIVERY_FAILED', `${count} events dropped after ${retry + 1} attempts; last: ${verdict.reason}`, {
-                reason: 'retries_exhausted',
-                count: count,
-                status: attempt.kind === 'response' ? attempt.status : undefined,
-              }),
+              new DeliveryError(
+                'IDSTITCH_DELIVERY_FAILED',
+                `${count} events dropped after ${retry + 1} attempts; last: ${verdict.reason}`,
+                {
+                  reason: 'retries_exhausted',
+                  count: count,
+                  status: attempt.kind === 'response' ? attempt.status : undefined,
+                },
+              ),
             );
             return;
           }
@@ -125,7 +139,11 @@ export class Delivery {
     if (batch.count === 1) {
       this.#drop(1, 'too_large');
       this.#reporter.report(
-        new DeliveryError('IDSTITCH_RECORDS_REJECTED', 'an event was refused as too large (413) even on its own', { reason: 'too_large', count: 1, status: 413 }),
+        new DeliveryError('IDSTITCH_RECORDS_REJECTED', 'an event was refused as too large (413) even on its own', {
+          reason: 'too_large',
+          count: 1,
+          status: 413,
+        }),
       );
       return;
     }
@@ -144,16 +162,20 @@ export class Delivery {
     this.#stats.delivered += batch.count - rejected;
     this.#drop(rejected, 'rejected');
     this.#reporter.report(
-      new DeliveryError('IDSTITCH_RECORDS_REJECTED', `${rejected} of ${batch.count} events were rejected by the API: ${failed[0]?.message ?? 'no reason given'}`, {
-        reason: 'rejected',
-        count: rejected,
-        status: 400,
-        records: failed.map((record) => ({
-          index: record.index,
-          insertId: record.insertId ?? (record.index !== undefined ? batch.insertId(record.index) : undefined),
-          message: record.message,
-        })),
-      }),
+      new DeliveryError(
+        'IDSTITCH_RECORDS_REJECTED',
+        `${rejected} of ${batch.count} events were rejected by the API: ${failed[0]?.message ?? 'no reason given'}`,
+        {
+          reason: 'rejected',
+          count: rejected,
+          status: 400,
+          records: failed.map((record) => ({
+            index: record.index,
+            insertId: record.insertId ?? (record.index !== undefined ? batch.insertId(record.index) : undefined),
+            message: record.message,
+          })),
+        },
+      ),
     );
   }
 

@@ -106,11 +106,17 @@ export class DeviceIdentity {
     const unwritable = this.requestCookie();
     if (unwritable === 'read-only') {
       reporter.report(
-        new IdstitchError('IDSTITCH_COOKIE_READ_ONLY', 'resetUser ran where cookies cannot be set (a Server Component): the browser keeps its old device id. Call it in a Server Action or Route Handler'),
+        new IdstitchError(
+          'IDSTITCH_COOKIE_READ_ONLY',
+          'resetUser ran where cookies cannot be set (a Server Component): the browser keeps its old device id. Call it in a Server Action or Route Handler',
+        ),
       );
     } else if (unwritable === 'headers-sent') {
       reporter.report(
-        new IdstitchError('IDSTITCH_HEADERS_SENT', 'resetUser(req) ran after the response headers were sent: the browser keeps its old device id. Call it before sending or streaming the response'),
+        new IdstitchError(
+          'IDSTITCH_HEADERS_SENT',
+          'resetUser(req) ran after the response headers were sent: the browser keeps its old device id. Call it before sending or streaming the response',
+        ),
       );
     }
   }
@@ -141,7 +147,12 @@ export class DeviceIdentity {
     const { config, counters, links } = this.#host;
     const encoded = encodeDeviceValue({ deviceId: this.#deviceId, link: this.#link });
     const value = config.cookieSigner ? config.cookieSigner.sign(encoded) : encoded;
-    this.#context.setCookie({ name: config.cookie.name, value, expired: false, line: deviceCookie(config.cookie, value, this.#context.isSecure()) });
+    this.#context.setCookie({
+      name: config.cookie.name,
+      value,
+      expired: false,
+      line: deviceCookie(config.cookie, value, this.#context.isSecure()),
+    });
     if (this.#link !== undefined) links.forget(this.#deviceId);
     if (this.#fresh) {
       this.#fresh = false;
@@ -161,8 +172,14 @@ export class DeviceIdentity {
     if (!links.remember(this.#deviceId, tag)) counters.identity.linksForgotten++;
     reporter.report(
       why === 'headers-sent'
-        ? new IdstitchError('IDSTITCH_HEADERS_SENT', 'a user was linked to this browser after the response headers were sent, so its cookie cannot record the link; this process remembers it for the next request. Call identifyUser(req) before sending or streaming the response')
-        : new IdstitchError('IDSTITCH_COOKIE_READ_ONLY', 'a user was linked to this browser where cookies cannot be set (a Server Component); this process remembers it for the next request. Identify in a Server Action or Route Handler'),
+        ? new IdstitchError(
+            'IDSTITCH_HEADERS_SENT',
+            'a user was linked to this browser after the response headers were sent, so its cookie cannot record the link; this process remembers it for the next request. Call identifyUser(req) before sending or streaming the response',
+          )
+        : new IdstitchError(
+            'IDSTITCH_COOKIE_READ_ONLY',
+            'a user was linked to this browser where cookies cannot be set (a Server Component); this process remembers it for the next request. Identify in a Server Action or Route Handler',
+          ),
     );
   }
 }

@@ -73,7 +73,11 @@ export class InvalidEventError extends IdstitchError {
 
 /** A user id that cannot be sent to Mixpanel (deny-listed, empty, too long, wrong type) or a throwing resolver. */
 export class UserIdError extends IdstitchError {
-  constructor(code: Extract<ErrorCode, 'IDSTITCH_INVALID_USER_ID' | 'IDSTITCH_GET_USER_ID_FAILED'>, message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: Extract<ErrorCode, 'IDSTITCH_INVALID_USER_ID' | 'IDSTITCH_GET_USER_ID_FAILED'>,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(code, message, options);
     this.name = 'UserIdError';
   }
@@ -92,7 +96,12 @@ export class DeliveryError extends IdstitchError {
   constructor(
     code: Extract<
       ErrorCode,
-      'IDSTITCH_UNAUTHORIZED' | 'IDSTITCH_RECORDS_REJECTED' | 'IDSTITCH_DELIVERY_FAILED' | 'IDSTITCH_UNACKNOWLEDGED' | 'IDSTITCH_QUEUE_FULL' | 'IDSTITCH_SHUTDOWN_TIMEOUT'
+      | 'IDSTITCH_UNAUTHORIZED'
+      | 'IDSTITCH_RECORDS_REJECTED'
+      | 'IDSTITCH_DELIVERY_FAILED'
+      | 'IDSTITCH_UNACKNOWLEDGED'
+      | 'IDSTITCH_QUEUE_FULL'
+      | 'IDSTITCH_SHUTDOWN_TIMEOUT'
     >,
     message: string,
     details: {

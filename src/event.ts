@@ -32,23 +32,45 @@ export interface EventContext {
  * library name and version, `ip: "0"` unless given (so Mixpanel does not place every user at the
  * server), super properties under the caller's. Throws `InvalidEventError`; never mutates input.
  */
-export function buildEvent(context: EventContext, name: unknown, properties: unknown, identity: Identity, now: number, fromRequest?: Readonly<Record<string, unknown>>): QueuedEvent {
+export function buildEvent(
+  context: EventContext,
+  name: unknown,
+  properties: unknown,
+  identity: Identity,
+  now: number,
+  fromRequest?: Readonly<Record<string, unknown>>,
+): QueuedEvent {
   try {
     return build(context, name, properties, identity, now, fromRequest);
   } catch (error) {
     if (error instanceof InvalidEventError) throw error;
     // A getter, a Proxy trap or a toJSON of the caller's that throws is bad input, not our failure.
     const event = typeof name === 'string' ? name.slice(0, 40) : undefined;
-    throw new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', `reading the properties of ${event === undefined ? 'the event' : JSON.stringify(event)} threw: ${(error as Error)?.message ?? String(error)}`, event);
+    throw new InvalidEventError(
+      'IDSTITCH_INVALID_PROPERTIES',
+      `reading the properties of ${event === undefined ? 'the event' : JSON.stringify(event)} threw: ${(error as Error)?.message ?? String(error)}`,
+      event,
+    );
   }
 }
 
-function build(context: EventContext, name: unknown, properties: unknown, identity: Identity, now: number, fromRequest: Readonly<Record<string, unknown>> | undefined): QueuedEvent {
+function build(
+  context: EventContext,
+  name: unknown,
+  properties: unknown,
+  identity: Identity,
+  now: number,
+  fromRequest: Readonly<Record<string, unknown>> | undefined,
+): QueuedEvent {
   if (typeof name !== 'string' || name.trim() === '') {
     throw new InvalidEventError('IDSTITCH_INVALID_EVENT_NAME', `event name must be a non-empty string, got ${describe(name)}`, undefined);
   }
   if (name.length > API_LIMITS.stringId) {
-    throw new InvalidEventError('IDSTITCH_INVALID_EVENT_NAME', `event name is ${name.length} characters; the limit is ${API_LIMITS.stringId}`, name.slice(0, 40));
+    throw new InvalidEventError(
+      'IDSTITCH_INVALID_EVENT_NAME',
+      `event name is ${name.length} characters; the limit is ${API_LIMITS.stringId}`,
+      name.slice(0, 40),
+    );
   }
   if (IDENTITY_EVENTS.has(name)) {
     throw new InvalidEventError(
@@ -58,7 +80,11 @@ function build(context: EventContext, name: unknown, properties: unknown, identi
     );
   }
   if (properties !== undefined && properties !== null && !isPlainObject(properties)) {
-    throw new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', `properties of "${name}" must be a plain object, got ${describe(properties)}`, name);
+    throw new InvalidEventError(
+      'IDSTITCH_INVALID_PROPERTIES',
+      `properties of "${name}" must be a plain object, got ${describe(properties)}`,
+      name,
+    );
   }
   const own = (properties ?? undefined) as Record<string, unknown> | undefined;
 
@@ -87,24 +113,31 @@ function build(context: EventContext, name: unknown, properties: unknown, identi
   const token = context.endpoint === 'track' ? context.token : undefined;
   // Properties with a value: what JSON.stringify writes (an own property's undefined it leaves out).
   const others = rest === undefined ? 0 : rest === own ? fromOwn : Object.keys(rest).length;
-  const count = 7 + (identity.deviceId !== undefined ? 1 : 0) + (identity.userId !== undefined ? 1 : 0) + (token !== undefined ? 1 : 0) + others;
+  const count =
+    7 + (identity.deviceId !== undefined ? 1 : 0) + (identity.userId !== undefined ? 1 : 0) + (token !== undefined ? 1 : 0) + others;
   if (count >= API_LIMITS.properties) {
-    throw new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', `"${name}" has ${count} properties with idstitch's own; Mixpanel accepts fewer than ${API_LIMITS.properties}`, name);
+    throw new InvalidEventError(
+      'IDSTITCH_INVALID_PROPERTIES',
+      `"${name}" has ${count} properties with idstitch's own; Mixpanel accepts fewer than ${API_LIMITS.properties}`,
+      name,
+    );
   }
 
   const insertId = overrides.$insert_id ?? nextInsertId();
   // Written by hand around the caller's properties: one JSON.stringify of a small object instead of
   // building and serialising a merged copy of everything (this is the per-event hot path).
-  let json =
-    '{"event":' + nameJson(name) +
-    ',"properties":{"time":' + (overrides.time ?? now) +
-    ',"distinct_id":""';
+  let json = '{"event":' + nameJson(name) + ',"properties":{"time":' + (overrides.time ?? now) + ',"distinct_id":""';
   if (identity.deviceId !== undefined) json += ',"$device_id":' + jsonString(identity.deviceId);
   if (identity.userId !== undefined) json += ',"$user_id":' + jsonString(identity.userId);
   // Ours is [0-9a-z-] only and needs no escaping; a caller's was checked against the same set.
-  json += ',"$insert_id":"' + insertId + '"' +
-    ',"mp_lib":' + (overrides.mp_lib ?? LIBRARY_JSON) +
-    ',"$lib_version":' + (overrides.$lib_version ?? VERSION_JSON);
+  json +=
+    ',"$insert_id":"' +
+    insertId +
+    '"' +
+    ',"mp_lib":' +
+    (overrides.mp_lib ?? LIBRARY_JSON) +
+    ',"$lib_version":' +
+    (overrides.$lib_version ?? VERSION_JSON);
   // /track authenticates by the token inside each event; /import by the Authorization header.
   if (token !== undefined) json += ',"token":' + jsonString(token);
   // Without an ip, Mixpanel would geolocate every user at the server (contract §7).
@@ -113,7 +146,11 @@ function build(context: EventContext, name: unknown, properties: unknown, identi
 
   const bytes = Buffer.byteLength(json);
   if (bytes >= API_LIMITS.eventBytes) {
-    throw new InvalidEventError('IDSTITCH_EVENT_TOO_LARGE', `"${name}" is ${bytes} bytes as JSON; Mixpanel accepts events under ${API_LIMITS.eventBytes}`, name);
+    throw new InvalidEventError(
+      'IDSTITCH_EVENT_TOO_LARGE',
+      `"${name}" is ${bytes} bytes as JSON; Mixpanel accepts events under ${API_LIMITS.eventBytes}`,
+      name,
+    );
   }
   return { json, bytes, insertId };
 }
@@ -134,4 +171,3 @@ function nextInsertId(): string {
 
 const LIBRARY_JSON = JSON.stringify(LIBRARY_NAME);
 const VERSION_JSON = JSON.stringify(LIBRARY_VERSION);
-

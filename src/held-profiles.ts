@@ -32,7 +32,8 @@ export class HeldProfiles {
   /** Adds `update` to what `deviceId` holds, unless the cookie would outgrow its bounds. */
   hold(deviceId: string, update: ProfileUpdate): HoldOutcome {
     const updates = this.#load(deviceId);
-    if (updates.length >= MAX_HELD_UPDATES || encodeHeld(deviceId, [...updates, update], this.#signer).length > MAX_HELD_COOKIE_BYTES) return 'full';
+    if (updates.length >= MAX_HELD_UPDATES || encodeHeld(deviceId, [...updates, update], this.#signer).length > MAX_HELD_COOKIE_BYTES)
+      return 'full';
     updates.push(update);
     this.pending = true;
     return 'held';
@@ -62,7 +63,12 @@ export class HeldProfiles {
     const name = profileCookieName(this.#cookie);
     const value = updates.length > 0 ? encodeHeld(deviceId, updates, this.#signer) : '';
     const expiring = value === '';
-    this.#context.setCookie({ name, value, expired: expiring, line: `${name}=${value}${expiring ? expired(this.#cookie, secure) : attributes(this.#cookie, secure)}` });
+    this.#context.setCookie({
+      name,
+      value,
+      expired: expiring,
+      line: `${name}=${value}${expiring ? expired(this.#cookie, secure) : attributes(this.#cookie, secure)}`,
+    });
     this.#written = true;
   }
 

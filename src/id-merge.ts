@@ -51,7 +51,13 @@ export function deriveIdentity(input: IdentityInput, rules: DerivationRules): De
   if (deviceId === undefined && userId === undefined && sent !== undefined && sent !== '') {
     if (sent.startsWith(DEVICE_PREFIX)) deviceId = sent.slice(DEVICE_PREFIX.length);
     else userId = sent;
-  } else if (rules.distinctIdWithDevice === 'user' && userId === undefined && deviceId !== undefined && sent && !sent.startsWith(DEVICE_PREFIX)) {
+  } else if (
+    rules.distinctIdWithDevice === 'user' &&
+    userId === undefined &&
+    deviceId !== undefined &&
+    sent &&
+    !sent.startsWith(DEVICE_PREFIX)
+  ) {
     userId = sent;
   }
   if (deviceId === '') deviceId = undefined; // `distinct_id: "$device:"` names no device

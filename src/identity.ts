@@ -89,7 +89,8 @@ export function readDeviceCookie(header: string | undefined, cookie: NormalizedC
 /** Every value the Cookie header holds under our name, in order (for callers that verify asynchronously). */
 export function cookieValues(header: string, cookie: Pick<NormalizedCookie, 'prefix'>): string[] {
   const values: string[] = [];
-  for (let at = valueStart(header, cookie.prefix, 0); at !== -1; at = valueStart(header, cookie.prefix, at)) values.push(valueAt(header, at));
+  for (let at = valueStart(header, cookie.prefix, 0); at !== -1; at = valueStart(header, cookie.prefix, at))
+    values.push(valueAt(header, at));
   return values;
 }
 

@@ -36,7 +36,9 @@ export function onHeaders(res: ServerResponse, listener: () => void): void {
       if (given !== undefined && given !== null) applyHeaders(this, given);
       this.statusCode = statusCode;
       for (const each of run) each();
-      return reason === undefined ? current.call(this, statusCode) : (current as (code: number, reason: string) => ServerResponse).call(this, statusCode, reason);
+      return reason === undefined
+        ? current.call(this, statusCode)
+        : (current as (code: number, reason: string) => ServerResponse).call(this, statusCode, reason);
     },
     { [LISTENERS]: listeners },
   ) as Wrapped;

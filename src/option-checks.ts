@@ -20,12 +20,20 @@ export function describe(value: unknown): string {
  * Throws a `ConfigError` for the first key of `object` not in `known`, suggesting the nearest name
  * (or what `instead` maps a renamed option to).
  */
-export function rejectUnknown(object: object, known: ReadonlyArray<string>, prefix: string, instead: Readonly<Record<string, string>> = {}): void {
+export function rejectUnknown(
+  object: object,
+  known: ReadonlyArray<string>,
+  prefix: string,
+  instead: Readonly<Record<string, string>> = {},
+): void {
   for (const key of Object.keys(object)) {
     if (known.includes(key)) continue;
     const renamed = Object.hasOwn(instead, key) ? instead[key] : undefined;
     const near = renamed ?? closest(key, known);
-    throw new ConfigError(prefix + key, `is not an option${near ? `; did you mean \`${prefix}${near}\`?` : ''} (known: ${known.join(', ')})`);
+    throw new ConfigError(
+      prefix + key,
+      `is not an option${near ? `; did you mean \`${prefix}${near}\`?` : ''} (known: ${known.join(', ')})`,
+    );
   }
 }
 
@@ -65,7 +73,12 @@ export function optionalString<T extends object>(object: T, key: keyof T & strin
   return value;
 }
 
-export function oneOf<T extends object, V extends string>(object: T, key: keyof T & string, values: readonly V[], prefix = ''): V | undefined {
+export function oneOf<T extends object, V extends string>(
+  object: T,
+  key: keyof T & string,
+  values: readonly V[],
+  prefix = '',
+): V | undefined {
   const value = object[key] as unknown;
   if (value === undefined) return undefined;
   if (typeof value === 'string') {

@@ -12,7 +12,14 @@ import type { Signer } from './signing.js';
 export type ProfileOperation = 'set' | 'setOnce' | 'increment' | 'append' | 'union' | 'unset';
 
 /** Their names on the wire (contract §1.4). */
-const WIRE: Readonly<Record<ProfileOperation, string>> = { set: '$set', setOnce: '$set_once', increment: '$add', append: '$append', union: '$union', unset: '$unset' };
+const WIRE: Readonly<Record<ProfileOperation, string>> = {
+  set: '$set',
+  setOnce: '$set_once',
+  increment: '$add',
+  append: '$append',
+  union: '$union',
+  unset: '$unset',
+};
 const OPERATIONS = new Set<string>(Object.keys(WIRE));
 
 /** Profile updates for the request's user. Synchronous; invalid input is reported, never thrown. */
@@ -42,17 +49,24 @@ export const MAX_HELD_COOKIE_BYTES = 2048;
 export function checkProfileUpdate(operation: ProfileOperation, value: unknown): ProfileUpdate {
   const label = `people.${operation}`;
   if (operation === 'unset') {
-    if (!Array.isArray(value) || value.length === 0 || !value.every((name) => typeof name === 'string' && name !== '' && name.length <= 255)) {
+    if (
+      !Array.isArray(value) ||
+      value.length === 0 ||
+      !value.every((name) => typeof name === 'string' && name !== '' && name.length <= 255)
+    ) {
       throw invalid(`${label}() takes a non-empty array of property names, got ${describe(value)}`);
     }
     return [operation, [...(value as string[])]];
   }
-  if (!isPlainObject(value) || Object.keys(value).length === 0) throw invalid(`${label}() takes a non-empty plain object, got ${describe(value)}`);
+  if (!isPlainObject(value) || Object.keys(value).length === 0)
+    throw invalid(`${label}() takes a non-empty plain object, got ${describe(value)}`);
   const copy: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
     if (item === undefined) continue;
-    if (operation === 'increment' && (typeof item !== 'number' || !Number.isFinite(item))) throw invalid(`${label}() needs finite numbers; "${key}" is ${describe(item)}`);
-    if (operation === 'union' && !Array.isArray(item)) throw invalid(`${label}() needs an array per property; "${key}" is ${describe(item)}`);
+    if (operation === 'increment' && (typeof item !== 'number' || !Number.isFinite(item)))
+      throw invalid(`${label}() needs finite numbers; "${key}" is ${describe(item)}`);
+    if (operation === 'union' && !Array.isArray(item))
+      throw invalid(`${label}() needs an array per property; "${key}" is ${describe(item)}`);
     try {
       checkPropertyValue(label, key, item);
     } catch (error) {
@@ -91,7 +105,8 @@ export function decodeHeld(value: string, signer: Signer, deviceId: string): Pro
     const updates = parsed.u;
     if (!Array.isArray(updates) || updates.length > MAX_HELD_UPDATES) return undefined;
     return updates.map((entry: unknown) => {
-      if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string' || !OPERATIONS.has(entry[0])) throw new Error('not an update');
+      if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string' || !OPERATIONS.has(entry[0]))
+        throw new Error('not an update');
       return checkProfileUpdate(entry[0] as ProfileOperation, entry[1]);
     });
   } catch {

@@ -36,7 +36,10 @@ const NAMES: ReadonlyArray<keyof PrivacyOptions> = ['gpc', 'dnt', 'consent'];
 export function normalizePrivacy(value: unknown): PrivacyConfig {
   if (value === undefined) value = {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ConfigError('privacy', `must be an object such as { gpc: true, dnt: false, consent: (req) => boolean }, got ${describe(value)}`);
+    throw new ConfigError(
+      'privacy',
+      `must be an object such as { gpc: true, dnt: false, consent: (req) => boolean }, got ${describe(value)}`,
+    );
   }
   rejectUnknown(value, NAMES, 'privacy.');
   const options = value as PrivacyOptions;
@@ -88,10 +91,20 @@ export function consentAnswer(answer: unknown, reporter: Reporter): boolean {
   if (answer === true || answer === false) return answer;
   if (answer !== null && typeof answer === 'object' && typeof (answer as { then?: unknown }).then === 'function') {
     (answer as Promise<unknown>).then(undefined, () => {}); // ours to silence: it must not become an unhandled rejection
-    reporter.report(new IdstitchError('IDSTITCH_CONSENT_FAILED', 'privacy.consent returned a promise; it must answer true or false synchronously here. The request is not tracked'));
+    reporter.report(
+      new IdstitchError(
+        'IDSTITCH_CONSENT_FAILED',
+        'privacy.consent returned a promise; it must answer true or false synchronously here. The request is not tracked',
+      ),
+    );
     return false;
   }
-  reporter.report(new IdstitchError('IDSTITCH_CONSENT_FAILED', `privacy.consent must return true or false, got ${describe(answer)}; the request is not tracked`));
+  reporter.report(
+    new IdstitchError(
+      'IDSTITCH_CONSENT_FAILED',
+      `privacy.consent must return true or false, got ${describe(answer)}; the request is not tracked`,
+    ),
+  );
   return false;
 }
 
@@ -102,7 +115,11 @@ export function consentAnswer(answer: unknown, reporter: Reporter): boolean {
  */
 export function consentFailed(reporter: Reporter, error: unknown): false {
   reporter.report(
-    new IdstitchError('IDSTITCH_CONSENT_FAILED', `privacy.consent threw (${(error as Error)?.message ?? String(error)}); the request is treated as not consented and not tracked`, { cause: error }),
+    new IdstitchError(
+      'IDSTITCH_CONSENT_FAILED',
+      `privacy.consent threw (${(error as Error)?.message ?? String(error)}); the request is treated as not consented and not tracked`,
+      { cause: error },
+    ),
   );
   return false;
 }

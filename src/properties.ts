@@ -43,7 +43,11 @@ export function checkProperties(event: string, from: Readonly<Record<string, unk
       );
     }
     if (key.length > API_LIMITS.stringId || key === '') {
-      throw new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', `${what} name of "${event}" must be 1–${API_LIMITS.stringId} characters, got ${key.length}`, event);
+      throw new InvalidEventError(
+        'IDSTITCH_INVALID_PROPERTIES',
+        `${what} name of "${event}" must be 1–${API_LIMITS.stringId} characters, got ${key.length}`,
+        event,
+      );
     }
     if (isPollutingKey(key, value)) fail(event, key, 'has the shape of a prototype-pollution payload; rename it');
     if (!OVERRIDABLE.has(key)) {
@@ -54,7 +58,11 @@ export function checkProperties(event: string, from: Readonly<Record<string, unk
     overrides.found = true;
     if (key === '$insert_id') {
       if (typeof value !== 'string' || !INSERT_ID.test(value)) {
-        throw new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', `$insert_id of "${event}" must be 1–36 characters of [A-Za-z0-9-], got ${describe(value)}`, event);
+        throw new InvalidEventError(
+          'IDSTITCH_INVALID_PROPERTIES',
+          `$insert_id of "${event}" must be 1–36 characters of [A-Za-z0-9-], got ${describe(value)}`,
+          event,
+        );
       }
       overrides.$insert_id = value;
     } else if (key === 'time') {
@@ -70,7 +78,11 @@ export function checkProperties(event: string, from: Readonly<Record<string, unk
 function checkTime(event: string, value: unknown): number {
   const ms = value instanceof Date ? value.getTime() : value;
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
-    throw new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', `time of "${event}" must be a Date or epoch milliseconds, got ${describe(value)}`, event);
+    throw new InvalidEventError(
+      'IDSTITCH_INVALID_PROPERTIES',
+      `time of "${event}" must be a Date or epoch milliseconds, got ${describe(value)}`,
+      event,
+    );
   }
   return Math.trunc(ms);
 }
@@ -105,16 +117,19 @@ function checkValue(event: string, path: string, value: unknown, depth: number, 
   if (depth >= API_LIMITS.nestingDepth) return fail(event, path, `nests deeper than ${API_LIMITS.nestingDepth} levels, Mixpanel's limit`);
   const chain = parents ? [...parents, value] : [value];
   if (Array.isArray(value)) {
-    if (value.length >= API_LIMITS.arrayItems) return fail(event, path, `has ${value.length} items; Mixpanel accepts fewer than ${API_LIMITS.arrayItems}`);
+    if (value.length >= API_LIMITS.arrayItems)
+      return fail(event, path, `has ${value.length} items; Mixpanel accepts fewer than ${API_LIMITS.arrayItems}`);
     for (let i = 0; i < value.length; i++) {
       if (value[i] === undefined) return fail(event, `${path}[${i}]`, 'is undefined (JSON would turn it into null)');
       checkValue(event, `${path}[${i}]`, value[i], depth + 1, chain);
     }
     return value;
   }
-  if (!isPlainObject(value)) return fail(event, path, `is ${describe(value)}; send plain objects, arrays, strings, numbers, booleans, null or Dates`);
+  if (!isPlainObject(value))
+    return fail(event, path, `is ${describe(value)}; send plain objects, arrays, strings, numbers, booleans, null or Dates`);
   const keys = Object.keys(value);
-  if (keys.length >= API_LIMITS.nestedKeys) return fail(event, path, `has ${keys.length} keys; Mixpanel accepts fewer than ${API_LIMITS.nestedKeys}`);
+  if (keys.length >= API_LIMITS.nestedKeys)
+    return fail(event, path, `has ${keys.length} keys; Mixpanel accepts fewer than ${API_LIMITS.nestedKeys}`);
   for (const key of keys) {
     const item = (value as Record<string, unknown>)[key];
     if (isPollutingKey(key, item)) fail(event, `${path}.${key}`, 'has the shape of a prototype-pollution payload; rename it');
@@ -129,7 +144,8 @@ function checkValue(event: string, path: string, value: unknown, depth: number, 
  * `InvalidEventError` naming `label` and the property.
  */
 export function checkPropertyValue(label: string, key: string, value: unknown): void {
-  if (key === '' || key.length > API_LIMITS.stringId) fail(label, JSON.stringify(key.slice(0, 40)), `name must be 1–${API_LIMITS.stringId} characters`);
+  if (key === '' || key.length > API_LIMITS.stringId)
+    fail(label, JSON.stringify(key.slice(0, 40)), `name must be 1–${API_LIMITS.stringId} characters`);
   if (isPollutingKey(key, value)) fail(label, key, 'has the shape of a prototype-pollution payload; rename it');
   checkValue(label, key, value, 0, undefined);
 }

@@ -38,7 +38,11 @@ export class Reporter {
       }
       return;
     }
-    this.once(error.code, `${error.message} [${error.code}]${this.#seen.has(error.code) ? '' : ' (further reports of this code are counted in stats(), not logged)'}`, LOUD.has(error.code) ? 'error' : 'warn');
+    this.once(
+      error.code,
+      `${error.message} [${error.code}]${this.#seen.has(error.code) ? '' : ' (further reports of this code are counted in stats(), not logged)'}`,
+      LOUD.has(error.code) ? 'error' : 'warn',
+    );
   }
 
   /** Reports the first error of its code only: a setup problem that every request would repeat. */

@@ -49,9 +49,13 @@ const NAMES = ['ip', 'url', 'referrer', 'utm', 'userAgent'] as const;
  */
 export function normalizeRequestProperties(value: unknown): RequestPropertySettings | undefined {
   if (value === undefined || value === false) return undefined;
-  if (value === true) return Object.freeze({ ip: true, url: true, referrer: true, utm: true, userAgent: true, redact: normalizeRedaction(undefined) });
+  if (value === true)
+    return Object.freeze({ ip: true, url: true, referrer: true, utm: true, userAgent: true, redact: normalizeRedaction(undefined) });
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ConfigError('requestProperties', `must be true, false or an object such as { ip: true, userAgent: true }, got ${describe(value)}`);
+    throw new ConfigError(
+      'requestProperties',
+      `must be true, false or an object such as { ip: true, userAgent: true }, got ${describe(value)}`,
+    );
   }
   rejectUnknown(value, [...NAMES, 'redact'], 'requestProperties.');
   const options = value as Record<string, unknown>;
@@ -89,8 +93,16 @@ const MAX_STRING = 255;
 
 /** mixpanel-browser's campaign keywords: the ones it reads from the page URL. */
 const UTM_KEYS = [
-  'utm_source', 'utm_medium', 'utm_campaign', 'utm_content', 'utm_term', 'utm_id',
-  'utm_source_platform', 'utm_campaign_id', 'utm_creative_format', 'utm_marketing_tactic',
+  'utm_source',
+  'utm_medium',
+  'utm_campaign',
+  'utm_content',
+  'utm_term',
+  'utm_id',
+  'utm_source_platform',
+  'utm_campaign_id',
+  'utm_creative_format',
+  'utm_marketing_tactic',
 ] as const;
 
 /**
@@ -198,7 +210,10 @@ interface BrowserRule {
   readonly version?: RegExp;
 }
 
-const has = (token: string) => (ua: string): boolean => ua.includes(token);
+const has =
+  (token: string) =>
+  (ua: string): boolean =>
+    ua.includes(token);
 const BLACKBERRY = /BlackBerry|PlayBook|BB10/i;
 /**
  * The browser sees `navigator.vendor` and tells Safari by its `Apple` vendor; a server sees only the
@@ -215,21 +230,33 @@ const BROWSERS: readonly BrowserRule[] = [
   { name: 'Opera Mini', matches: (ua) => isOpera(ua) && ua.includes('Mini') },
   { name: 'Opera', matches: isOpera, version: /(?:Opera|OPR)\/(?<v>\d+(?:\.\d+)?)/ },
   { name: 'BlackBerry', matches: (ua) => BLACKBERRY.test(ua), version: /BlackBerry (?<v>\d+(?:\.\d+)?)/ },
-  { name: 'Internet Explorer Mobile', matches: (ua) => ua.includes('IEMobile') || ua.includes('WPDesktop'), version: /rv:(?<v>\d+(?:\.\d+)?)/ },
+  {
+    name: 'Internet Explorer Mobile',
+    matches: (ua) => ua.includes('IEMobile') || ua.includes('WPDesktop'),
+    version: /rv:(?<v>\d+(?:\.\d+)?)/,
+  },
   { name: 'Samsung Internet', matches: has('SamsungBrowser/'), version: /SamsungBrowser\/(?<v>\d+(?:\.\d+)?)/ },
   { name: 'Microsoft Edge', matches: (ua) => ua.includes('Edge') || ua.includes('Edg/'), version: /Edge?\/(?<v>\d+(?:\.\d+)?)/ },
   { name: 'Facebook Mobile', matches: has('FBIOS') },
   { name: 'Whale Browser', matches: has('Whale/'), version: /Whale\/(?<v>\d+(?:\.\d+)?)/ },
   { name: 'Chrome', matches: has('Chrome'), version: /Chrome\/(?<v>\d+(?:\.\d+)?)/ },
   { name: 'Chrome iOS', matches: has('CriOS'), version: /CriOS\/(?<v>\d+(?:\.\d+)?)/ },
-  { name: 'UC Browser', matches: (ua) => ua.includes('UCWEB') || ua.includes('UCBrowser'), version: /(?:UCBrowser|UCWEB)\/(?<v>\d+(?:\.\d+)?)/ },
+  {
+    name: 'UC Browser',
+    matches: (ua) => ua.includes('UCWEB') || ua.includes('UCBrowser'),
+    version: /(?:UCBrowser|UCWEB)\/(?<v>\d+(?:\.\d+)?)/,
+  },
   { name: 'Firefox iOS', matches: has('FxiOS'), version: /FxiOS\/(?<v>\d+(?:\.\d+)?)/ },
   { name: 'Mobile Safari', matches: (ua) => appleVendor(ua) && ua.includes('Mobile'), version: /Version\/(?<v>\d+(?:\.\d+)?)/ },
   { name: 'Safari', matches: appleVendor, version: /Version\/(?<v>\d+(?:\.\d+)?)/ },
   { name: 'Android Mobile', matches: has('Android'), version: /android\s(?<v>\d+(?:\.\d+)?)/ },
   { name: 'Konqueror', matches: has('Konqueror'), version: /Konqueror:(?<v>\d+(?:\.\d+)?)/ },
   { name: 'Firefox', matches: has('Firefox'), version: /Firefox\/(?<v>\d+(?:\.\d+)?)/ },
-  { name: 'Internet Explorer', matches: (ua) => ua.includes('MSIE') || ua.includes('Trident/'), version: /(?:rv:|MSIE )(?<v>\d+(?:\.\d+)?)/ },
+  {
+    name: 'Internet Explorer',
+    matches: (ua) => ua.includes('MSIE') || ua.includes('Trident/'),
+    version: /(?:rv:|MSIE )(?<v>\d+(?:\.\d+)?)/,
+  },
   { name: 'Mozilla', matches: has('Gecko'), version: /rv:(?<v>\d+(?:\.\d+)?)/ },
 ];
 

@@ -6,7 +6,14 @@ import { HeldProfiles } from './held-profiles.js';
 import type { LinkMemory } from './link-memory.js';
 import type { TrackerConfig } from './config.js';
 import type { GetUserId } from './options.js';
-import { checkProfileUpdate, MAX_HELD_COOKIE_BYTES, MAX_HELD_UPDATES, type People, type ProfileOperation, type ProfileUpdate } from './people.js';
+import {
+  checkProfileUpdate,
+  MAX_HELD_COOKIE_BYTES,
+  MAX_HELD_UPDATES,
+  type People,
+  type ProfileOperation,
+  type ProfileUpdate,
+} from './people.js';
 import type { Reporter } from './report.js';
 import type { RequestContext } from './request-context.js';
 import { RequestUser } from './request-user.js';
@@ -81,7 +88,9 @@ export class RequestScope {
   get register(): (properties: Record<string, unknown>) => void {
     return (this.#register ??= (properties) => {
       if (properties === null || typeof properties !== 'object' || Array.isArray(properties)) {
-        this.#host.reporter.report(new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', 'register(properties) takes a plain object', undefined));
+        this.#host.reporter.report(
+          new InvalidEventError('IDSTITCH_INVALID_PROPERTIES', 'register(properties) takes a plain object', undefined),
+        );
         return;
       }
       this.#registered = { ...this.#registered, ...properties };
@@ -140,7 +149,10 @@ export class RequestScope {
     const userId = this.#user.id;
     if (userId !== undefined) this.#guard(userId);
     const userIdProperty = this.#host.config.userIdProperty;
-    const withRequest = this.#registered !== undefined || (userIdProperty !== undefined && userId !== undefined) ? this.#requestProperties(properties, userId) : properties;
+    const withRequest =
+      this.#registered !== undefined || (userIdProperty !== undefined && userId !== undefined)
+        ? this.#requestProperties(properties, userId)
+        : properties;
     this.#host.emit(event, withRequest, { deviceId: this.#device.deviceId, userId }, this.#contextProperties());
   }
 
@@ -159,7 +171,9 @@ export class RequestScope {
       } catch (error) {
         // A framework getter that throws (a broken trust-proxy function, say) costs the properties, never the event.
         this.#fromRequest = null;
-        this.#host.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `could not read the request's properties: ${(error as Error)?.message}`, { cause: error }));
+        this.#host.reporter.report(
+          new IdstitchError('IDSTITCH_INTERNAL', `could not read the request's properties: ${(error as Error)?.message}`, { cause: error }),
+        );
       }
     }
     return this.#fromRequest ?? undefined;
@@ -197,7 +211,11 @@ export class RequestScope {
         counters.profiles.dropped.invalid_event++;
         reporter.report(error);
       } else {
-        reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `idstitch could not take a profile update: ${(error as Error)?.message}`, { cause: error }));
+        reporter.report(
+          new IdstitchError('IDSTITCH_INTERNAL', `idstitch could not take a profile update: ${(error as Error)?.message}`, {
+            cause: error,
+          }),
+        );
       }
     }
   }
@@ -209,20 +227,33 @@ export class RequestScope {
     if (held === undefined) {
       counters.profiles.notHeld++;
       reporter.reportOnce(
-        new IdstitchError('IDSTITCH_PROFILE_NEEDS_SECRET', 'profile updates for an anonymous browser are held in a signed cookie until sign-in, which needs cookie.secret (anything else would be forgeable): set it, or update profiles after identifyUser. Updates made anonymously are dropped (stats().profiles.notHeld)'),
+        new IdstitchError(
+          'IDSTITCH_PROFILE_NEEDS_SECRET',
+          'profile updates for an anonymous browser are held in a signed cookie until sign-in, which needs cookie.secret (anything else would be forgeable): set it, or update profiles after identifyUser. Updates made anonymously are dropped (stats().profiles.notHeld)',
+        ),
       );
       return;
     }
     if (unwritable(this.#context) !== undefined) {
       counters.profiles.notHeld++;
-      reporter.report(new IdstitchError('IDSTITCH_COOKIE_READ_ONLY', 'a profile update for an anonymous browser must be held in a cookie, and none can be set here (a Server Component, or headers already sent): it was dropped'));
+      reporter.report(
+        new IdstitchError(
+          'IDSTITCH_COOKIE_READ_ONLY',
+          'a profile update for an anonymous browser must be held in a cookie, and none can be set here (a Server Component, or headers already sent): it was dropped',
+        ),
+      );
       return;
     }
     if (held.hold(this.#device.deviceId, update) === 'full') {
       counters.profiles.notHeld++;
       if (!this.#heldFullReported) {
         this.#heldFullReported = true;
-        reporter.report(new IdstitchError('IDSTITCH_PROFILE_HELD_FULL', `an anonymous browser holds at most ${MAX_HELD_UPDATES} profile updates in ${MAX_HELD_COOKIE_BYTES} bytes until sign-in; this one was dropped`));
+        reporter.report(
+          new IdstitchError(
+            'IDSTITCH_PROFILE_HELD_FULL',
+            `an anonymous browser holds at most ${MAX_HELD_UPDATES} profile updates in ${MAX_HELD_COOKIE_BYTES} bytes until sign-in; this one was dropped`,
+          ),
+        );
       }
       return;
     }
@@ -274,7 +305,9 @@ export class RequestScope {
         this.#host.reporter.report(error);
         return;
       }
-      this.#host.reporter.report(new IdstitchError('IDSTITCH_INTERNAL', `could not write the idstitch cookies: ${(error as Error)?.message}`, { cause: error }));
+      this.#host.reporter.report(
+        new IdstitchError('IDSTITCH_INTERNAL', `could not write the idstitch cookies: ${(error as Error)?.message}`, { cause: error }),
+      );
     }
   }
 }

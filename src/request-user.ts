@@ -38,7 +38,12 @@ export class RequestUser {
     if (userId === undefined) {
       const id = this.id;
       if (id === undefined) {
-        this.#reporter.report(new UserIdError('IDSTITCH_INVALID_USER_ID', 'identifyUser(req) found no user id: pass it as identifyUser(req, id), or make getUserId(req) return it after login'));
+        this.#reporter.report(
+          new UserIdError(
+            'IDSTITCH_INVALID_USER_ID',
+            'identifyUser(req) found no user id: pass it as identifyUser(req, id), or make getUserId(req) return it after login',
+          ),
+        );
       }
       return (this.#given = id);
     }
@@ -72,7 +77,12 @@ export class RequestUser {
     if (raw !== null && typeof raw === 'object' && typeof (raw as { then?: unknown }).then === 'function') {
       (raw as Promise<unknown>).then(undefined, () => {}); // ours to silence: it must not become an unhandled rejection
       this.#counters.userIdResolverErrors++;
-      this.#reporter.report(new UserIdError('IDSTITCH_GET_USER_ID_FAILED', 'getUserId returned a promise; it must return the id synchronously here (or pass the id to identifyUser(req, id))'));
+      this.#reporter.report(
+        new UserIdError(
+          'IDSTITCH_GET_USER_ID_FAILED',
+          'getUserId returned a promise; it must return the id synchronously here (or pass the id to identifyUser(req, id))',
+        ),
+      );
       return (this.#lastResolved = undefined);
     }
     const normalized = normalizeUserId(raw);

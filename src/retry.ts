@@ -49,7 +49,12 @@ export function classify(attempt: Attempt, format: ResponseFormat, now = Date.no
   }
   if (status === 413) return { action: 'split' };
   if (status === 401 || status === 403) {
-    return { action: 'drop', reason: 'unauthorized', status, message: `${status} from the ingestion API: check the token or service account (${errorText(body)})` };
+    return {
+      action: 'drop',
+      reason: 'unauthorized',
+      status,
+      message: `${status} from the ingestion API: check the token or service account (${errorText(body)})`,
+    };
   }
   if (isRetryableStatus(status)) {
     return { action: 'retry', reason: `HTTP ${status}`, retryAfterMs: parseRetryAfter(attempt.retryAfter, now) };
@@ -85,7 +90,12 @@ function classifyVerboseBody(body: string, status: number): Verdict {
 /** A success status without the API's acknowledgement: nothing says the records arrived, so they are sent again. */
 function unacknowledged(status: number, body: string): Verdict {
   const sample = body.trim().slice(0, 80).replace(/\s+/g, ' ') || 'an empty body';
-  return { action: 'retry', reason: `HTTP ${status} without the API's acknowledgement (${sample})`, retryAfterMs: undefined, unacknowledged: true };
+  return {
+    action: 'retry',
+    reason: `HTTP ${status} without the API's acknowledgement (${sample})`,
+    retryAfterMs: undefined,
+    unacknowledged: true,
+  };
 }
 
 function toFailedRecord(record: unknown): FailedRecord {

@@ -18,7 +18,11 @@ export function createWebSigner(secret: string | readonly string[]): WebSigner {
   let keys: Promise<Key[]> | undefined;
   // Imported on first use: a proxy module is evaluated at build time too, where no request comes.
   const imported = (): Promise<Key[]> =>
-    (keys ??= Promise.all(secrets.map((candidate) => crypto.subtle.importKey('raw', encoder.encode(candidate), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']))));
+    (keys ??= Promise.all(
+      secrets.map((candidate) =>
+        crypto.subtle.importKey('raw', encoder.encode(candidate), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']),
+      ),
+    ));
   return {
     async sign(value) {
       const [key] = await imported();

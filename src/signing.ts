@@ -54,7 +54,9 @@ const DIGEST_CACHE_SIZE = 1024;
  * `cookie.secret` to make it opaque.
  */
 export function linkTagger(signer: Signer | undefined, fallbackKey: string, length: number): (userId: string) => string {
-  const digest = signer ? (id: string) => signer.digest(id, length) : (id: string) => createHmac('sha256', fallbackKey).update(`idstitch:link:${id}`, 'utf8').digest('base64url').slice(0, length);
+  const digest = signer
+    ? (id: string) => signer.digest(id, length)
+    : (id: string) => createHmac('sha256', fallbackKey).update(`idstitch:link:${id}`, 'utf8').digest('base64url').slice(0, length);
   const cache = new Map<string, string>();
   return (userId) => {
     let tag = cache.get(userId);

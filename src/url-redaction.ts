@@ -14,13 +14,53 @@ export const REDACTED = 'redacted';
  * `author` or `passenger` do not.
  */
 const SECRET_WORDS: ReadonlySet<string> = new Set([
-  'token', 'code', 'key', 'apikey', 'sig', 'signature', 'hmac', 'hash', 'password', 'passwd', 'pass', 'pwd', 'passcode', 'pin',
-  'secret', 'auth', 'authorization', 'credential', 'credentials', 'session', 'sessionid', 'sid', 'jwt', 'otp', 'nonce', 'ticket',
-  'email', 'mail', 'phone', 'ssn',
+  'token',
+  'code',
+  'key',
+  'apikey',
+  'sig',
+  'signature',
+  'hmac',
+  'hash',
+  'password',
+  'passwd',
+  'pass',
+  'pwd',
+  'passcode',
+  'pin',
+  'secret',
+  'auth',
+  'authorization',
+  'credential',
+  'credentials',
+  'session',
+  'sessionid',
+  'sid',
+  'jwt',
+  'otp',
+  'nonce',
+  'ticket',
+  'email',
+  'mail',
+  'phone',
+  'ssn',
 ]);
 
 /** Click ids of ad platforms: not secrets, and the reason to record URLs at all. */
-const KEPT: ReadonlySet<string> = new Set(['gclid', 'gbraid', 'wbraid', 'dclid', 'fbclid', 'msclkid', 'ttclid', 'twclid', 'li_fat_id', 'igshid', 'mc_cid', 'mc_eid']);
+const KEPT: ReadonlySet<string> = new Set([
+  'gclid',
+  'gbraid',
+  'wbraid',
+  'dclid',
+  'fbclid',
+  'msclkid',
+  'ttclid',
+  'twclid',
+  'li_fat_id',
+  'igshid',
+  'mc_cid',
+  'mc_eid',
+]);
 
 /** Redacts a URL's secret query values; returns the URL text to send. */
 export type UrlRedactor = (url: URL) => string;
@@ -32,7 +72,10 @@ export type UrlRedactor = (url: URL) => string;
 export function normalizeRedaction(value: unknown): UrlRedactor | undefined {
   if (value === false) return undefined;
   if (value !== undefined && !(Array.isArray(value) && value.every((name) => typeof name === 'string' && name !== ''))) {
-    throw new ConfigError('requestProperties.redact', `must be a list of query parameter names to redact besides the built-in ones, or false to send URLs unredacted, got ${describe(value)}`);
+    throw new ConfigError(
+      'requestProperties.redact',
+      `must be a list of query parameter names to redact besides the built-in ones, or false to send URLs unredacted, got ${describe(value)}`,
+    );
   }
   const extra = new Set((value ?? []).map((name: string) => name.toLowerCase()));
   return (url) => redactUrl(url, extra);

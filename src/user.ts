@@ -7,8 +7,24 @@ import { API_LIMITS, describe } from './options.js';
  * user into one profile, so it is treated as "not authenticated".
  */
 export const DENYLISTED_IDS: ReadonlySet<string> = new Set([
-  'anon', 'anonymous', 'nil', 'none', 'null', 'n/a', 'na', 'undefined', 'unknown', '<nil>',
-  '0', '-1', 'true', 'false', '[]', '{}', '00000000-0000-0000-0000-000000000000', 'lmy47d',
+  'anon',
+  'anonymous',
+  'nil',
+  'none',
+  'null',
+  'n/a',
+  'na',
+  'undefined',
+  'unknown',
+  '<nil>',
+  '0',
+  '-1',
+  'true',
+  'false',
+  '[]',
+  '{}',
+  '00000000-0000-0000-0000-000000000000',
+  'lmy47d',
 ]);
 
 /**
@@ -37,5 +53,9 @@ function invalid(why: string): UserIdError {
 
 /** A `getUserId` that threw: reported, and the request is anonymous. */
 export function userIdFailure(error: unknown): UserIdError {
-  return new UserIdError('IDSTITCH_GET_USER_ID_FAILED', `getUserId threw (${(error as Error)?.message ?? String(error)}); the request is treated as anonymous`, { cause: error });
+  return new UserIdError(
+    'IDSTITCH_GET_USER_ID_FAILED',
+    `getUserId threw (${(error as Error)?.message ?? String(error)}); the request is treated as anonymous`,
+    { cause: error },
+  );
 }

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Batch } from '../src/batch.js';
 
-const events = ['{"event":"A","properties":{"$insert_id":"a-1"}}', '{"event":"É","properties":{"$insert_id":"b-2"}}', '{"event":"C","properties":{}}'];
+const events = [
+  '{"event":"A","properties":{"$insert_id":"a-1"}}',
+  '{"event":"É","properties":{"$insert_id":"b-2"}}',
+  '{"event":"C","properties":{}}',
+];
 const body = Buffer.from(events.join(','));
 const ends = events.reduce<number[]>((acc, json, i) => [...acc, (i === 0 ? 0 : acc[i - 1]! + 1) + Buffer.byteLength(json)], []);
 

@@ -104,7 +104,10 @@ describe('readBrowserSdkCookie', () => {
     const header = `${SDK.prefix}${encoded({ $device_id: DEVICE })}; ${SDK.prefix}${encoded({ $device_id: OTHER_DEVICE })}`;
     expect(read(header).deviceId).toBe(DEVICE);
     // A broken first one is what the page reads too: idstitch falls back to its own cookie instead of guessing.
-    expect(read(`${SDK.prefix}%7Bbroken; ${SDK.prefix}${encoded({ $device_id: OTHER_DEVICE })}`)).toEqual({ deviceId: undefined, invalid: true });
+    expect(read(`${SDK.prefix}%7Bbroken; ${SDK.prefix}${encoded({ $device_id: OTHER_DEVICE })}`)).toEqual({
+      deviceId: undefined,
+      invalid: true,
+    });
   });
 
   it('counts as invalid, and trusts nothing from, values that are not the SDK’s JSON', () => {
@@ -138,9 +141,14 @@ describe('readBrowserSdkCookie', () => {
   });
 
   it('reads only an own $device_id: __proto__, constructor and prototype keys neither supply one nor pollute', () => {
-    expect(read(`${SDK.prefix}${encodeURIComponent(`{"__proto__":{"$device_id":"${DEVICE}"}}`)}`)).toEqual({ deviceId: undefined, invalid: true });
+    expect(read(`${SDK.prefix}${encodeURIComponent(`{"__proto__":{"$device_id":"${DEVICE}"}}`)}`)).toEqual({
+      deviceId: undefined,
+      invalid: true,
+    });
     expect(read(`${SDK.prefix}${encodeURIComponent(`{"constructor":{"prototype":{"$device_id":"${DEVICE}"}}}`)}`).invalid).toBe(true);
-    const value = encodeURIComponent(`{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"$device_id":"${DEVICE}"}`);
+    const value = encodeURIComponent(
+      `{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"$device_id":"${DEVICE}"}`,
+    );
     expect(read(`${SDK.prefix}${value}`).deviceId).toBe(DEVICE);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
@@ -172,15 +180,22 @@ describe('the deviceIdFrom option', () => {
     expect(normalizeOptions({ token: TOKEN, deviceIdFrom: 'mixpanel-browser' }, {}).browserSdkCookie).toEqual(SDK);
     expect(normalizeOptions({ deviceIdFrom: 'mixpanel-browser' }, { MIXPANEL_TOKEN: TOKEN }).browserSdkCookie).toEqual(SDK);
     expect(normalizeOptions({ token: TOKEN, deviceIdFrom: { mixpanelBrowser: {} } }, {}).browserSdkCookie).toEqual(SDK);
-    expect(normalizeOptions({ apiHost: 'http://127.0.0.1:1', deviceIdFrom: { mixpanelBrowser: { persistenceName: 'site' } } }, {}).browserSdkCookie).toEqual({ name: 'mp_site', prefix: 'mp_site=' });
+    expect(
+      normalizeOptions({ apiHost: 'http://127.0.0.1:1', deviceIdFrom: { mixpanelBrowser: { persistenceName: 'site' } } }, {})
+        .browserSdkCookie,
+    ).toEqual({ name: 'mp_site', prefix: 'mp_site=' });
   });
 
   it('names what is wrong, and never echoes the token', () => {
     expect(configError({ apiHost: 'http://127.0.0.1:1', deviceIdFrom: 'mixpanel-browser' }).option).toBe('deviceIdFrom');
     expect(configError({ token: TOKEN, deviceIdFrom: 'mixpanel' as never }).option).toBe('deviceIdFrom');
     expect(configError({ token: TOKEN, deviceIdFrom: true as never }).option).toBe('deviceIdFrom');
-    expect(configError({ token: TOKEN, deviceIdFrom: { mixpanelBrowser: { persistance_name: 'x' } } as never }).option).toBe('deviceIdFrom.mixpanelBrowser.persistance_name');
-    expect(configError({ token: TOKEN, deviceIdFrom: { mixpanelBrowser: { persistenceName: '' } } }).option).toBe('deviceIdFrom.mixpanelBrowser.persistenceName');
+    expect(configError({ token: TOKEN, deviceIdFrom: { mixpanelBrowser: { persistance_name: 'x' } } as never }).option).toBe(
+      'deviceIdFrom.mixpanelBrowser.persistance_name',
+    );
+    expect(configError({ token: TOKEN, deviceIdFrom: { mixpanelBrowser: { persistenceName: '' } } }).option).toBe(
+      'deviceIdFrom.mixpanelBrowser.persistenceName',
+    );
     expect(configError({ token: TOKEN, deviceIdFrom: { mixpanelBrowser: { persistenceName: 'a;b' } } }).option).toBe('deviceIdFrom');
     expect(configError({ token: TOKEN, deviceIdFrom: { mixpanelBrowser: {}, other: 1 } as never }).option).toBe('deviceIdFrom');
     const badToken = configError({ token: 'secret token;x', deviceIdFrom: 'mixpanel-browser' });
@@ -189,7 +204,10 @@ describe('the deviceIdFrom option', () => {
   });
 
   it('leaves the caller’s options object as it was', () => {
-    const options = Object.freeze({ token: TOKEN, deviceIdFrom: Object.freeze({ mixpanelBrowser: Object.freeze({ persistenceName: 'site' }) }) });
+    const options = Object.freeze({
+      token: TOKEN,
+      deviceIdFrom: Object.freeze({ mixpanelBrowser: Object.freeze({ persistenceName: 'site' }) }),
+    });
     expect(normalizeDeviceIdSource(options.deviceIdFrom, TOKEN)).toEqual({ name: 'mp_site', prefix: 'mp_site=' });
   });
 });
@@ -238,8 +256,10 @@ describe('Express with deviceIdFrom: mixpanel-browser', () => {
     return app;
   }
 
-  const sdkCookie = (deviceId: string, extra: Record<string, unknown> = {}): string => `${SDK.prefix}${encoded({ distinct_id: `$device:${deviceId}`, $device_id: deviceId, ...extra })}`;
-  const setCookies = (response: request.Response): string[] => ([] as string[]).concat((response.headers['set-cookie'] as string | string[] | undefined) ?? []);
+  const sdkCookie = (deviceId: string, extra: Record<string, unknown> = {}): string =>
+    `${SDK.prefix}${encoded({ distinct_id: `$device:${deviceId}`, $device_id: deviceId, ...extra })}`;
+  const setCookies = (response: request.Response): string[] =>
+    ([] as string[]).concat((response.headers['set-cookie'] as string | string[] | undefined) ?? []);
   const idstitchCookie = (response: request.Response): string | undefined =>
     setCookies(response)
       .find((line) => line.startsWith('idstitch_device='))
@@ -265,7 +285,9 @@ describe('Express with deviceIdFrom: mixpanel-browser', () => {
   });
 
   it('prefers the SDK’s id over its own cookie, which it leaves alone', async () => {
-    const response = await request(appWith()).get('/').set('Cookie', `idstitch_device=${OTHER_DEVICE}; ${sdkCookie(DEVICE)}`);
+    const response = await request(appWith())
+      .get('/')
+      .set('Cookie', `idstitch_device=${OTHER_DEVICE}; ${sdkCookie(DEVICE)}`);
     expect(response.body.deviceId).toBe(DEVICE);
     expect(response.headers['set-cookie']).toBeUndefined();
   });
@@ -291,7 +313,9 @@ describe('Express with deviceIdFrom: mixpanel-browser', () => {
   });
 
   it('ignores the SDK’s cookie unless the option is on', async () => {
-    const response = await request(appWith({ deviceIdFrom: undefined })).get('/').set('Cookie', sdkCookie(DEVICE));
+    const response = await request(appWith({ deviceIdFrom: undefined }))
+      .get('/')
+      .set('Cookie', sdkCookie(DEVICE));
     expect(response.body.deviceId).not.toBe(DEVICE);
     expect(idstitchCookie(response)).toBe(response.body.deviceId);
   });
@@ -310,7 +334,10 @@ describe('Express with deviceIdFrom: mixpanel-browser', () => {
   it('never replaces the SDK’s id for a user switch: the next request would bring it back', async () => {
     const app = appWith();
     await request(app).post('/login').set('Cookie', sdkCookie(DEVICE)).set('x-login', 'user-42');
-    const response = await request(app).get('/').set('Cookie', sdkCookie(DEVICE, { $user_id: 'user-42' })).set('x-user', 'user-43');
+    const response = await request(app)
+      .get('/')
+      .set('Cookie', sdkCookie(DEVICE, { $user_id: 'user-42' }))
+      .set('x-user', 'user-43');
     expect(response.body).toEqual({ deviceId: DEVICE, userId: 'user-43' });
     expect(response.headers['set-cookie']).toBeUndefined();
     expect(middleware.tracker.stats().identity.switched).toBe(0);
@@ -332,9 +359,13 @@ describe('Express with deviceIdFrom: mixpanel-browser', () => {
     expect(middleware.tracker.stats().identity).toMatchObject({ rotated: 1, browserSdkResets: 1, issued: 0 });
 
     // Until the page calls mixpanel.reset(), the browser still sends the old id, and the server follows it.
-    const next = await request(app).get('/').set('Cookie', `idstitch_device=${rotated}; ${sdkCookie(DEVICE)}`);
+    const next = await request(app)
+      .get('/')
+      .set('Cookie', `idstitch_device=${rotated}; ${sdkCookie(DEVICE)}`);
     expect(next.body.deviceId).toBe(DEVICE);
-    const after = await request(app).get('/').set('Cookie', `idstitch_device=${rotated}; ${sdkCookie(OTHER_DEVICE)}`);
+    const after = await request(app)
+      .get('/')
+      .set('Cookie', `idstitch_device=${rotated}; ${sdkCookie(OTHER_DEVICE)}`);
     expect(after.body.deviceId).toBe(OTHER_DEVICE);
     expect(errors).toEqual([]);
   });

@@ -55,7 +55,11 @@ function trackRealisticMix(t: Tracker): number {
     t.track('Searched', { query: 'crème brûlée 🍮', results: 0, filters: null, exact: false }, { deviceId });
     // The login event links device and user; afterwards both ids travel.
     t.track('User Identified', {}, { deviceId, userId });
-    t.track('Added to Cart', { cart: { items: [{ sku: 'A1', qty: 2, price: 9.5 }], total: 19 }, tags: ['sale', 'new'] }, { deviceId, userId });
+    t.track(
+      'Added to Cart',
+      { cart: { items: [{ sku: 'A1', qty: 2, price: 9.5 }], total: 19 }, tags: ['sale', 'new'] },
+      { deviceId, userId },
+    );
     t.track('Signed Up', { signedUpAt: SIGNED_UP, time: eventTime, plan: 'pro', seats: 3 }, { deviceId, userId });
     t.track('Order Placed', { $insert_id: `order-${visitor}`, amount: 42.5, currency: 'EUR', coupons: [] }, { deviceId, userId });
     // Server-side: only the user is known.
@@ -75,7 +79,7 @@ function validateEveryBatch(validate: ValidateFunction): MixpanelEvent[] {
   return stub.requests.flatMap((request) => request.events);
 }
 
-describe('conformance with Mixpanel\'s published request schemas', () => {
+describe("conformance with Mixpanel's published request schemas", () => {
   it('sends /import batches that match the POST /import request schema', async () => {
     const t = trackerFor({ endpoint: 'import' });
     const count = trackRealisticMix(t);

@@ -119,7 +119,9 @@ describe('cookie.secret: a signed device cookie', () => {
     server.set('trust proxy', true);
     const response = await request(server).get('/').set('X-Forwarded-Proto', 'https');
     const line = ([] as string[]).concat(response.headers['set-cookie'] ?? [])[0]!;
-    expect(line).toMatch(new RegExp(`^__Host-idstitch=${UUID}\\.[A-Za-z0-9_-]{43}; Max-Age=34560000; Path=/; HttpOnly; Secure; SameSite=Lax$`));
+    expect(line).toMatch(
+      new RegExp(`^__Host-idstitch=${UUID}\\.[A-Za-z0-9_-]{43}; Max-Age=34560000; Path=/; HttpOnly; Secure; SameSite=Lax$`),
+    );
     expect(() => tracking({ apiHost: stub.url, cookie: { name: '__Host-idstitch', domain: 'example.com' } })).toThrow(/__Host-/);
   });
 
@@ -137,7 +139,10 @@ describe('cookie.secret: a signed device cookie', () => {
 
     const kept = await proxy(new NextRequest('http://example.test/', { headers: { cookie: `idstitch_device=${value}` } }), {} as never);
     expect(kept?.headers.getSetCookie() ?? []).toEqual([]);
-    const forged = await proxy(new NextRequest('http://example.test/', { headers: { cookie: `idstitch_device=${value.split('.')[0]}` } }), {} as never);
+    const forged = await proxy(
+      new NextRequest('http://example.test/', { headers: { cookie: `idstitch_device=${value.split('.')[0]}` } }),
+      {} as never,
+    );
     expect(forged!.headers.getSetCookie()[0]).toMatch(new RegExp(`^idstitch_device=${UUID}\\.[A-Za-z0-9_-]{43};`));
   });
 });
@@ -161,7 +166,10 @@ describe('guardUserSwitch: another user signing in without a logout', () => {
     expect(middleware.tracker.stats().identity).toMatchObject({ switched: 1, rotated: 0 });
 
     await middleware.tracker.flush();
-    const links = stub.events().filter((e) => e.event === 'User Identified').map((e) => [e.properties.$user_id, e.properties.$device_id]);
+    const links = stub
+      .events()
+      .filter((e) => e.event === 'User Identified')
+      .map((e) => [e.properties.$user_id, e.properties.$device_id]);
     expect(links).toEqual([
       ['ada-lovelace-1815', anonymous.deviceId],
       ['grace', graceDevice],

@@ -9,7 +9,11 @@ import { startIngestStub, uniqueByInsertId, type IngestStub, type RecordedReques
 
 const TOKEN = 'test-token';
 /** Mixpanel's documented error bodies (contract §3.2). */
-const RATE_LIMITED = { code: 429, error: 'Project exceeded rate limits. Please retry the request with exponential backoff.', status: 'Too Many Requests' };
+const RATE_LIMITED = {
+  code: 429,
+  error: 'Project exceeded rate limits. Please retry the request with exponential backoff.',
+  status: 'Too Many Requests',
+};
 const TOO_LARGE = { code: 413, error: 'request exceeds max limit of 2097152 bytes', status: 'Request Entity Too Large' };
 const UNAUTHORIZED = { code: 401, error: 'Invalid credentials', status: 'Unauthorized' };
 
@@ -333,7 +337,9 @@ describe('delivery: only an acknowledgement counts as delivered', () => {
   });
 
   it('checks /engage the same way: {status: 1} or nothing', async () => {
-    stub.otherwise((request) => (request.path === '/engage' ? { status: 200, body: { code: 200, num_records_imported: 1, status: 'OK' } } : {}));
+    stub.otherwise((request) =>
+      request.path === '/engage' ? { status: 200, body: { code: 200, num_records_imported: 1, status: 'OK' } } : {},
+    );
     const t = trackerFor({ maxRetries: 1 });
     t.track('Warm Up', {}, { deviceId: 'device-1' });
     coreOf(t).profile('ada', ['set', { plan: 'pro' }]);
@@ -352,7 +358,9 @@ describe('delivery: only an acknowledgement counts as delivered', () => {
       req.on('end', () => {
         answered++;
         if (answered > 1) {
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 200, num_records_imported: 1, status: 'OK' }));
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ code: 200, num_records_imported: 1, status: 'OK' }));
           return;
         }
         opened.push(performance.now());

@@ -25,7 +25,15 @@ describe('buildEvent', () => {
   it('leaves distinct_id empty and sends $device_id, $user_id, time in ms and an $insert_id', () => {
     const { properties, event } = parse(buildEvent(context, 'Viewed Pricing', { plan: 'pro' }, identity, NOW).json);
     expect(event).toBe('Viewed Pricing');
-    expect(properties).toMatchObject({ distinct_id: '', $device_id: identity.deviceId, $user_id: 'u-42', time: NOW, plan: 'pro', mp_lib: 'idstitch', ip: '0' });
+    expect(properties).toMatchObject({
+      distinct_id: '',
+      $device_id: identity.deviceId,
+      $user_id: 'u-42',
+      time: NOW,
+      plan: 'pro',
+      mp_lib: 'idstitch',
+      ip: '0',
+    });
     expect(properties.$insert_id).toMatch(/^[A-Za-z0-9-]{1,36}$/);
   });
 
@@ -50,7 +58,10 @@ describe('buildEvent', () => {
   });
 
   it('draws $insert_ids of one width from a counter, unique across its base-36 carries', () => {
-    const ids = Array.from({ length: 36 * 40 + 7 }, () => parse(buildEvent(context, 'E', {}, identity, NOW).json).properties.$insert_id as string);
+    const ids = Array.from(
+      { length: 36 * 40 + 7 },
+      () => parse(buildEvent(context, 'E', {}, identity, NOW).json).properties.$insert_id as string,
+    );
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).toMatch(/^[0-9a-f]{20}-[0-9a-z]{11}$/);
     // One process, one prefix; the counter part counts up by one, carries included.
@@ -135,7 +146,9 @@ describe('buildEvent', () => {
     ];
     for (const payload of payloads) {
       const hostile = JSON.parse(payload) as Record<string, unknown>;
-      expect(() => buildEvent(context, 'E', hostile, identity, NOW), payload).toThrow(expect.objectContaining({ code: 'IDSTITCH_INVALID_PROPERTIES' }));
+      expect(() => buildEvent(context, 'E', hostile, identity, NOW), payload).toThrow(
+        expect.objectContaining({ code: 'IDSTITCH_INVALID_PROPERTIES' }),
+      );
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     const { properties } = parse(buildEvent(context, 'E', { constructor: 'x', prototype: 2 }, identity, NOW).json);
@@ -143,17 +156,43 @@ describe('buildEvent', () => {
   });
 
   it('turns a getter, Proxy trap or toJSON that throws into IDSTITCH_INVALID_PROPERTIES', () => {
-    const getter = Object.defineProperty({}, 'boom', { enumerable: true, get: () => { throw new Error('getter exploded'); } });
-    const trap = new Proxy({}, { ownKeys: () => { throw new Error('trap exploded'); } });
+    const getter = Object.defineProperty({}, 'boom', {
+      enumerable: true,
+      get: () => {
+        throw new Error('getter exploded');
+      },
+    });
+    const trap = new Proxy(
+      {},
+      {
+        ownKeys: () => {
+          throw new Error('trap exploded');
+        },
+      },
+    );
     const date = new Date(0);
-    (date as unknown as { toJSON: () => never }).toJSON = () => { throw new Error('toJSON exploded'); };
-    for (const [label, properties] of [['getter', getter], ['proxy', trap], ['toJSON', { when: date }]] as const) {
-      expect(() => buildEvent(context, 'E', properties, identity, NOW), label).toThrow(expect.objectContaining({ code: 'IDSTITCH_INVALID_PROPERTIES', message: expect.stringContaining('exploded') }));
+    (date as unknown as { toJSON: () => never }).toJSON = () => {
+      throw new Error('toJSON exploded');
+    };
+    for (const [label, properties] of [
+      ['getter', getter],
+      ['proxy', trap],
+      ['toJSON', { when: date }],
+    ] as const) {
+      expect(() => buildEvent(context, 'E', properties, identity, NOW), label).toThrow(
+        expect.objectContaining({ code: 'IDSTITCH_INVALID_PROPERTIES', message: expect.stringContaining('exploded') }),
+      );
     }
   });
 
   it('lets the caller set ip, mp_lib and time once each, with super properties, and no duplicate keys', () => {
-    const json = buildEvent({ ...context, superProperties: { ip: '10.0.0.1', app: 'web' } }, 'E', { ip: '203.0.113.5', mp_lib: 'custom', time: 1000 }, identity, NOW).json;
+    const json = buildEvent(
+      { ...context, superProperties: { ip: '10.0.0.1', app: 'web' } },
+      'E',
+      { ip: '203.0.113.5', mp_lib: 'custom', time: 1000 },
+      identity,
+      NOW,
+    ).json;
     for (const key of ['"ip":', '"mp_lib":', '"time":', '"app":']) expect(json.split(key)).toHaveLength(2);
     expect(parse(json).properties).toMatchObject({ ip: '203.0.113.5', mp_lib: 'custom', time: 1000, app: 'web' });
   });
@@ -168,7 +207,12 @@ describe('buildEvent', () => {
 describe('buildEvent writes the JSON JSON.stringify would', () => {
   // The event is written by hand around the caller's properties (src/event.ts, jsonString and
   // flatJson); the bytes must be exactly those of serialising the same event with JSON.stringify.
-  const expected = (name: string, properties: Record<string, unknown>, id: { deviceId?: string; userId?: string }, insertId: string): string =>
+  const expected = (
+    name: string,
+    properties: Record<string, unknown>,
+    id: { deviceId?: string; userId?: string },
+    insertId: string,
+  ): string =>
     JSON.stringify({
       event: name,
       properties: {
@@ -184,19 +228,47 @@ describe('buildEvent writes the JSON JSON.stringify would', () => {
       },
     });
   // Any UTF-16, weighted toward what JSON must escape: quotes, backslashes, controls, lone surrogates.
-  const unit = fc.oneof(fc.constantFrom('"', '\\', '\n', '\t', '\u0000', '\u001f', '\ud83d', '\ude00', '😀', '\u2028', 'é', 'a', '/'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }));
+  const unit = fc.oneof(
+    fc.constantFrom('"', '\\', '\n', '\t', '\u0000', '\u001f', '\ud83d', '\ude00', '😀', '\u2028', 'é', 'a', '/'),
+    fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+  );
   const text = fc.string({ unit, maxLength: 12 });
-  const key = text.filter((k) => k !== '' && !['__proto__', 'distinct_id', '$device_id', '$user_id', 'token', 'time', '$insert_id', 'mp_lib', '$lib_version', 'ip'].includes(k));
-  const value = fc.oneof(text, fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.array(fc.oneof(text, fc.integer()), { maxLength: 3 }), fc.dictionary(fc.constantFrom('a', 'b'), fc.oneof(text, fc.integer())));
+  const key = text.filter(
+    (k) =>
+      k !== '' &&
+      !['__proto__', 'distinct_id', '$device_id', '$user_id', 'token', 'time', '$insert_id', 'mp_lib', '$lib_version', 'ip'].includes(k),
+  );
+  const value = fc.oneof(
+    text,
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(undefined),
+    fc.array(fc.oneof(text, fc.integer()), { maxLength: 3 }),
+    fc.dictionary(fc.constantFrom('a', 'b'), fc.oneof(text, fc.integer())),
+  );
 
   it('for any name, ids and flat or nested properties', () => {
     fc.assert(
-      fc.property(text.filter((n) => n.trim() !== '' && !['$identify', '$create_alias', '$merge'].includes(n)), fc.option(text.filter((t) => t.length > 0), { nil: undefined }), fc.option(text.filter((t) => t.trim() !== ''), { nil: undefined }), fc.dictionary(key, value, { maxKeys: 6 }), (name, deviceId, userId, properties) => {
-        const built = buildEvent(context, name, properties, { deviceId, userId }, NOW);
-        const insertId = (JSON.parse(built.json) as { properties: { $insert_id: string } }).properties.$insert_id;
-        expect(built.json).toBe(expected(name, properties, { deviceId, userId }, insertId));
-        expect(built.bytes).toBe(Buffer.byteLength(built.json));
-      }),
+      fc.property(
+        text.filter((n) => n.trim() !== '' && !['$identify', '$create_alias', '$merge'].includes(n)),
+        fc.option(
+          text.filter((t) => t.length > 0),
+          { nil: undefined },
+        ),
+        fc.option(
+          text.filter((t) => t.trim() !== ''),
+          { nil: undefined },
+        ),
+        fc.dictionary(key, value, { maxKeys: 6 }),
+        (name, deviceId, userId, properties) => {
+          const built = buildEvent(context, name, properties, { deviceId, userId }, NOW);
+          const insertId = (JSON.parse(built.json) as { properties: { $insert_id: string } }).properties.$insert_id;
+          expect(built.json).toBe(expected(name, properties, { deviceId, userId }, insertId));
+          expect(built.bytes).toBe(Buffer.byteLength(built.json));
+        },
+      ),
       { seed: 20261129, numRuns: 2000 },
     );
   });

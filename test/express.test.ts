@@ -55,10 +55,12 @@ async function delivered(count: number): Promise<Array<{ event: string; properti
 
 describe('Express middleware: the device id', () => {
   it('issues a UUID cookie on the first visit and the event carries it with an empty distinct_id', async () => {
-    const app = appWith((a) => a.get('/pricing', (req, res) => {
-      req.track('Viewed Pricing', { plan: 'pro' });
-      res.send('ok');
-    }));
+    const app = appWith((a) =>
+      a.get('/pricing', (req, res) => {
+        req.track('Viewed Pricing', { plan: 'pro' });
+        res.send('ok');
+      }),
+    );
     const response = await request(app).get('/pricing').expect(200);
     const deviceId = deviceCookieOf(response);
     expect(deviceId).toMatch(UUID_V4);
@@ -77,10 +79,12 @@ describe('Express middleware: the device id', () => {
   });
 
   it('keeps the cookie on later visits: no new Set-Cookie, the same $device_id', async () => {
-    const app = appWith((a) => a.get('/', (req, res) => {
-      req.track('Viewed Home');
-      res.send('ok');
-    }));
+    const app = appWith((a) =>
+      a.get('/', (req, res) => {
+        req.track('Viewed Home');
+        res.send('ok');
+      }),
+    );
     const agent = request.agent(app);
     const first = await agent.get('/');
     const deviceId = deviceCookieOf(first);
@@ -92,10 +96,12 @@ describe('Express middleware: the device id', () => {
   });
 
   it('replaces a malformed cookie and never sends or echoes the bad value', async () => {
-    const app = appWith((a) => a.get('/', (req, res) => {
-      req.track('Viewed Home');
-      res.send('ok');
-    }));
+    const app = appWith((a) =>
+      a.get('/', (req, res) => {
+        req.track('Viewed Home');
+        res.send('ok');
+      }),
+    );
     const bad = 'not-a-uuid%0d%0aX-Evil:1';
     const response = await request(app).get('/').set('Cookie', `idstitch_device=${bad}`);
     const issued = deviceCookieOf(response);
@@ -107,11 +113,13 @@ describe('Express middleware: the device id', () => {
   });
 
   it("keeps the app's other Set-Cookie headers", async () => {
-    const app = appWith((a) => a.get('/', (_req, res) => {
-      res.cookie('session', 'abc');
-      res.append('Set-Cookie', 'theme=dark; Path=/');
-      res.send('ok');
-    }));
+    const app = appWith((a) =>
+      a.get('/', (_req, res) => {
+        res.cookie('session', 'abc');
+        res.append('Set-Cookie', 'theme=dark; Path=/');
+        res.send('ok');
+      }),
+    );
     const response = await request(app).get('/');
     const lines = setCookies(response);
     expect(lines.some((l) => l.startsWith('session=abc'))).toBe(true);
@@ -150,10 +158,12 @@ describe('Express middleware: the device id', () => {
   });
 
   it('makes a public response private when it issues an id, keeping the other directives', async () => {
-    const app = appWith((a) => a.get('/', (_req, res) => {
-      res.set('Cache-Control', 'public, max-age=600, s-maxage=3600');
-      res.send('ok');
-    }));
+    const app = appWith((a) =>
+      a.get('/', (_req, res) => {
+        res.set('Cache-Control', 'public, max-age=600, s-maxage=3600');
+        res.send('ok');
+      }),
+    );
     const response = await request(app).get('/');
     expect(response.headers['cache-control']).toBe('private, max-age=600');
   });
@@ -184,10 +194,12 @@ describe('Express middleware: users', () => {
   }
 
   it('adds $user_id from req.user.id (Passport) on authenticated requests, as a string', async () => {
-    const app = appWith((a) => a.get('/', withUser({ id: 42 }), (req, res) => {
-      req.track('Viewed Dashboard');
-      res.send('ok');
-    }));
+    const app = appWith((a) =>
+      a.get('/', withUser({ id: 42 }), (req, res) => {
+        req.track('Viewed Dashboard');
+        res.send('ok');
+      }),
+    );
     await request(app).get('/');
     const [event] = await delivered(1);
     expect(event!.properties.$user_id).toBe('42');
@@ -195,11 +207,13 @@ describe('Express middleware: users', () => {
   });
 
   it('falls back to req.auth.sub (express-jwt)', async () => {
-    const app = appWith((a) => a.get('/', (req, res) => {
-      (req as Request & { auth?: unknown }).auth = { sub: 'auth0|abc' };
-      req.track('Called API');
-      res.send('ok');
-    }));
+    const app = appWith((a) =>
+      a.get('/', (req, res) => {
+        (req as Request & { auth?: unknown }).auth = { sub: 'auth0|abc' };
+        req.track('Called API');
+        res.send('ok');
+      }),
+    );
     await request(app).get('/');
     const [event] = await delivered(1);
     expect(event!.properties.$user_id).toBe('auth0|abc');
@@ -219,12 +233,14 @@ describe('Express middleware: users', () => {
   });
 
   it('links on login: one event with both ids, and later events of the request carry the user', async () => {
-    const app = appWith((a) => a.post('/login', (req, res) => {
-      (req as Request & { user?: unknown }).user = { id: 'u1' }; // what passport's req.login does
-      identifyUser(req);
-      req.track('Logged In');
-      res.send('ok');
-    }));
+    const app = appWith((a) =>
+      a.post('/login', (req, res) => {
+        (req as Request & { user?: unknown }).user = { id: 'u1' }; // what passport's req.login does
+        identifyUser(req);
+        req.track('Logged In');
+        res.send('ok');
+      }),
+    );
     const agent = request.agent(app);
     const landing = await agent.post('/login');
     const deviceId = deviceCookieOf(landing);
@@ -234,11 +250,13 @@ describe('Express middleware: users', () => {
   });
 
   it('links with an explicit id when the auth layer has not set req.user yet', async () => {
-    const app = appWith((a) => a.post('/signup', (req, res) => {
-      identifyUser(req, 7);
-      req.track('Signed Up');
-      res.send('ok');
-    }));
+    const app = appWith((a) =>
+      a.post('/signup', (req, res) => {
+        identifyUser(req, 7);
+        req.track('Signed Up');
+        res.send('ok');
+      }),
+    );
     await request(app).post('/signup');
     const events = await delivered(2);
     expect(events.map((e) => e.properties.$user_id)).toEqual(['7', '7']);
@@ -274,20 +292,24 @@ describe('Express middleware: users', () => {
   });
 
   it('sends a single cookie when a first visit is also a logout', async () => {
-    const app = appWith((a) => a.post('/logout', (req, res) => {
-      resetUser(req);
-      res.send('ok');
-    }));
+    const app = appWith((a) =>
+      a.post('/logout', (req, res) => {
+        resetUser(req);
+        res.send('ok');
+      }),
+    );
     const response = await request(app).post('/logout');
     expect(deviceCookieOf(response)).toMatch(UUID_V4);
   });
 
   it('treats a deny-listed user id as anonymous and reports it once per request', async () => {
-    const app = appWith((a) => a.get('/', withUser({ id: 'undefined' }), (req, res) => {
-      req.track('A');
-      req.track('B');
-      res.send('ok');
-    }));
+    const app = appWith((a) =>
+      a.get('/', withUser({ id: 'undefined' }), (req, res) => {
+        req.track('A');
+        req.track('B');
+        res.send('ok');
+      }),
+    );
     await request(app).get('/').expect(200);
     const events = await delivered(2);
     expect(events.every((e) => !('$user_id' in e.properties))).toBe(true);
@@ -296,11 +318,16 @@ describe('Express middleware: users', () => {
 
   it('treats a throwing getUserId as anonymous, reports it, and the request still succeeds', async () => {
     const app = appWith(
-      (a) => a.get('/', (req, res) => {
-        req.track('A');
-        res.send('ok');
-      }),
-      { getUserId: () => { throw new Error('session store down'); } },
+      (a) =>
+        a.get('/', (req, res) => {
+          req.track('A');
+          res.send('ok');
+        }),
+      {
+        getUserId: () => {
+          throw new Error('session store down');
+        },
+      },
     );
     await request(app).get('/').expect(200);
     const [event] = await delivered(1);
@@ -311,38 +338,48 @@ describe('Express middleware: users', () => {
 
 describe('Express middleware: never breaks the host', () => {
   it('reports bad properties with a code, answers 200, and still delivers the good events', async () => {
-    const app = appWith((a) => a.get('/', (req, res) => {
-      const circular: Record<string, unknown> = {};
-      circular.self = circular;
-      req.track('Bad BigInt', { amount: 10n });
-      req.track('Bad Circular', { circular });
-      req.track('', {});
-      req.track('Good', { ok: true });
-      res.send('ok');
-    }));
+    const app = appWith((a) =>
+      a.get('/', (req, res) => {
+        const circular: Record<string, unknown> = {};
+        circular.self = circular;
+        req.track('Bad BigInt', { amount: 10n });
+        req.track('Bad Circular', { circular });
+        req.track('', {});
+        req.track('Good', { ok: true });
+        res.send('ok');
+      }),
+    );
     await request(app).get('/').expect(200);
     const events = await delivered(1);
     expect(events[0]!.event).toBe('Good');
-    expect(errors.map((e) => e.code)).toEqual(['IDSTITCH_INVALID_PROPERTIES', 'IDSTITCH_INVALID_PROPERTIES', 'IDSTITCH_INVALID_EVENT_NAME']);
+    expect(errors.map((e) => e.code)).toEqual([
+      'IDSTITCH_INVALID_PROPERTIES',
+      'IDSTITCH_INVALID_PROPERTIES',
+      'IDSTITCH_INVALID_EVENT_NAME',
+    ]);
     expect(middleware.tracker.stats().dropped.invalid_event).toBe(3);
   });
 
   it('refuses $identify with an explanation of the Simplified way', async () => {
-    const app = appWith((a) => a.get('/', (req, res) => {
-      req.track('$identify', {});
-      res.send('ok');
-    }));
+    const app = appWith((a) =>
+      a.get('/', (req, res) => {
+        req.track('$identify', {});
+        res.send('ok');
+      }),
+    );
     await request(app).get('/').expect(200);
     expect(errors[0]?.code).toBe('IDSTITCH_IDENTITY_EVENT');
     expect(errors[0]?.message).toContain('identifyUser');
   });
 
   it('reports a logout after the headers went out instead of throwing', async () => {
-    const app = appWith((a) => a.get('/stream', (req, res) => {
-      res.write('partial');
-      resetUser(req);
-      res.end();
-    }));
+    const app = appWith((a) =>
+      a.get('/stream', (req, res) => {
+        res.write('partial');
+        resetUser(req);
+        res.end();
+      }),
+    );
     await request(app).get('/stream').expect(200);
     expect(errors.map((e) => e.code)).toContain('IDSTITCH_HEADERS_SENT');
     expect(middleware.tracker.stats().identity.cookieAfterHeadersSent).toBe(1);
@@ -379,7 +416,10 @@ describe('Express middleware: never breaks the host', () => {
         res.send('ok');
       });
       await request(app).post('/login').expect(200);
-      expect(emitted).toHaveBeenCalledWith(expect.stringMatching(/^identifyUser\(req\) ran on a request the idstitch tracking\(\) middleware did not see/), { code: 'IDSTITCH_NOT_MOUNTED' });
+      expect(emitted).toHaveBeenCalledWith(
+        expect.stringMatching(/^identifyUser\(req\) ran on a request the idstitch tracking\(\) middleware did not see/),
+        { code: 'IDSTITCH_NOT_MOUNTED' },
+      );
     } finally {
       emitted.mockRestore();
     }
@@ -388,10 +428,12 @@ describe('Express middleware: never breaks the host', () => {
 
 describe("Express middleware: where the request's scope lives", () => {
   it('gives each request its own track, people and register, as plain properties', async () => {
-    const app = appWith((a) => a.get('/', (req, res) => {
-      req.track('Viewed Home');
-      res.json({ own: Object.keys(req).filter((key) => ['track', 'people', 'register'].includes(key)), identity: identityOf(req) });
-    }));
+    const app = appWith((a) =>
+      a.get('/', (req, res) => {
+        req.track('Viewed Home');
+        res.json({ own: Object.keys(req).filter((key) => ['track', 'people', 'register'].includes(key)), identity: identityOf(req) });
+      }),
+    );
     const response = await request(app).get('/');
     expect(response.body.own).toEqual(['track', 'people', 'register']);
     expect(response.body.identity.deviceId).toBe(deviceCookieOf(response));
@@ -401,22 +443,31 @@ describe("Express middleware: where the request's scope lives", () => {
   it('adds nothing to Express or Node: another app in the same process never sees req.track', async () => {
     const tracked = appWith((a) => a.get('/', (req, res) => res.json({ track: typeof req.track })));
     const other = express();
-    other.get('/', (req, res) => res.json({ track: typeof req.track, people: typeof req.people, register: typeof req.register, inTrack: 'track' in req }));
+    other.get('/', (req, res) =>
+      res.json({ track: typeof req.track, people: typeof req.people, register: typeof req.register, inTrack: 'track' in req }),
+    );
     await request(tracked).get('/').expect(200, { track: 'function' });
     await request(other).get('/').expect(200, { track: 'undefined', people: 'undefined', register: 'undefined', inTrack: false });
-    for (const proto of [express.request, Object.getPrototypeOf(express.request) as object, http.IncomingMessage.prototype, Object.prototype]) {
+    for (const proto of [
+      express.request,
+      Object.getPrototypeOf(express.request) as object,
+      http.IncomingMessage.prototype,
+      Object.prototype,
+    ]) {
       expect(['track', 'people', 'register'].filter((name) => Object.prototype.hasOwnProperty.call(proto, name))).toEqual([]);
     }
   });
 
   it("lets a route assign its own req.track (a test's stub) without losing identifyUser", async () => {
-    const app = appWith((a) => a.post('/login', (req, res) => {
-      const stubbed: string[] = [];
-      req.track = (event) => void stubbed.push(event);
-      req.track('Stubbed');
-      identifyUser(req, 'u1');
-      res.json(stubbed);
-    }));
+    const app = appWith((a) =>
+      a.post('/login', (req, res) => {
+        const stubbed: string[] = [];
+        req.track = (event) => void stubbed.push(event);
+        req.track('Stubbed');
+        identifyUser(req, 'u1');
+        res.json(stubbed);
+      }),
+    );
     const response = await request(app).post('/login').expect(200);
     expect(response.body).toEqual(['Stubbed']);
     const [linked] = await delivered(1);
@@ -426,7 +477,11 @@ describe("Express middleware: where the request's scope lives", () => {
   it("wins over a track the app's own request prototype defines", async () => {
     middleware = tracking({ apiHost: stub.url, token: 'test-token', onError: (error) => errors.push(error) });
     const app = express();
-    Object.defineProperty(app.request, 'track', { value: () => errors.push(new Error('the foreign track ran') as IdstitchError), writable: true, configurable: true });
+    Object.defineProperty(app.request, 'track', {
+      value: () => errors.push(new Error('the foreign track ran') as IdstitchError),
+      writable: true,
+      configurable: true,
+    });
     app.use(middleware);
     app.get('/', (req, res) => {
       req.track('Viewed Home');
@@ -438,12 +493,14 @@ describe("Express middleware: where the request's scope lives", () => {
   });
 
   it('keeps tracking when the app replaces res.locals', async () => {
-    const app = appWith((a) => a.get('/', (req, res) => {
-      res.locals = {};
-      req.track('Viewed Home');
-      identifyUser(req, 'u1');
-      res.send('ok');
-    }));
+    const app = appWith((a) =>
+      a.get('/', (req, res) => {
+        res.locals = {};
+        req.track('Viewed Home');
+        identifyUser(req, 'u1');
+        res.send('ok');
+      }),
+    );
     await request(app).get('/').expect(200);
     await delivered(2);
   });
@@ -454,10 +511,12 @@ describe('Express middleware: setup', () => {
     const tracker = createTracker({ apiHost: stub.url, logger: false });
     middleware = tracking(tracker);
     expect(middleware.tracker).toBe(tracker);
-    const app = express().use(middleware).get('/', (req, res) => {
-      req.track('Shared');
-      res.send('ok');
-    });
+    const app = express()
+      .use(middleware)
+      .get('/', (req, res) => {
+        req.track('Shared');
+        res.send('ok');
+      });
     await request(app).get('/');
     await delivered(1);
   });

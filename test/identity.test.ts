@@ -16,11 +16,22 @@ describe('device id cookie', () => {
   it('accepts exactly what the RFC 9562 version-4 pattern accepts', () => {
     const V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
     // UUID-shaped strings with one character changed (to anything), and the real thing.
-    const mutated = fc.tuple(fc.uuid(), fc.nat(35), fc.string({ minLength: 1, maxLength: 1, unit: 'binary' })).map(([id, at, c]) => id.slice(0, at) + c + id.slice(at + 1));
+    const mutated = fc
+      .tuple(fc.uuid(), fc.nat(35), fc.string({ minLength: 1, maxLength: 1, unit: 'binary' }))
+      .map(([id, at, c]) => id.slice(0, at) + c + id.slice(at + 1));
     fc.assert(
-      fc.property(fc.oneof(fc.uuid(), fc.uuid({ version: 4 }), mutated, fc.uuid().map((id) => id.toUpperCase()), fc.string({ maxLength: 40 })), (value) => {
-        expect(isDeviceId(value)).toBe(V4.test(value));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.uuid(),
+          fc.uuid({ version: 4 }),
+          mutated,
+          fc.uuid().map((id) => id.toUpperCase()),
+          fc.string({ maxLength: 40 }),
+        ),
+        (value) => {
+          expect(isDeviceId(value)).toBe(V4.test(value));
+        },
+      ),
       { seed: 20261129, numRuns: 5000 },
     );
   });

@@ -80,10 +80,14 @@ describe.each([
 
   describe('the device id', () => {
     it('issues a UUID cookie on the first visit and the event carries it with an empty distinct_id', async () => {
-      const app = appWith((a) => a.use(on('GET', '/pricing', (ctx) => {
-        ctx.track('Viewed Pricing', { plan: 'pro' });
-        ctx.body = 'ok';
-      })));
+      const app = appWith((a) =>
+        a.use(
+          on('GET', '/pricing', (ctx) => {
+            ctx.track('Viewed Pricing', { plan: 'pro' });
+            ctx.body = 'ok';
+          }),
+        ),
+      );
       const response = await request(app.callback()).get('/pricing').expect(200);
       const deviceId = deviceCookieOf(response);
       expect(deviceId).toMatch(UUID_V4);
@@ -103,10 +107,14 @@ describe.each([
     });
 
     it('keeps the cookie on later visits: no new Set-Cookie, the same $device_id', async () => {
-      const app = appWith((a) => a.use(on('GET', '/', (ctx) => {
-        ctx.track('Viewed Home');
-        ctx.body = 'ok';
-      })));
+      const app = appWith((a) =>
+        a.use(
+          on('GET', '/', (ctx) => {
+            ctx.track('Viewed Home');
+            ctx.body = 'ok';
+          }),
+        ),
+      );
       const agent = request.agent(app.callback());
       const first = await agent.get('/');
       const deviceId = deviceCookieOf(first);
@@ -118,10 +126,14 @@ describe.each([
     });
 
     it('replaces a malformed cookie and never sends or echoes the bad value', async () => {
-      const app = appWith((a) => a.use(on('GET', '/', (ctx) => {
-        ctx.track('Viewed Home');
-        ctx.body = 'ok';
-      })));
+      const app = appWith((a) =>
+        a.use(
+          on('GET', '/', (ctx) => {
+            ctx.track('Viewed Home');
+            ctx.body = 'ok';
+          }),
+        ),
+      );
       const bad = 'not-a-uuid%0d%0aX-Evil:1';
       const response = await request(app.callback()).get('/').set('Cookie', `idstitch_device=${bad}`);
       const issued = deviceCookieOf(response);
@@ -133,13 +145,19 @@ describe.each([
     });
 
     it('takes the first valid of duplicated device cookies (a Path=/app twin comes first) and writes none', async () => {
-      const app = appWith((a) => a.use(on('GET', '/', (ctx) => {
-        ctx.track('Viewed Home');
-        ctx.body = 'ok';
-      })));
+      const app = appWith((a) =>
+        a.use(
+          on('GET', '/', (ctx) => {
+            ctx.track('Viewed Home');
+            ctx.body = 'ok';
+          }),
+        ),
+      );
       const first = '6f1c2a4e-9b7d-4c3e-8a2f-1d0e9c8b7a65';
       const second = '0b8f8c1e-2d3a-4f5b-9c6d-7e8f9a0b1c2d';
-      const response = await request(app.callback()).get('/').set('Cookie', `idstitch_device=stale; idstitch_device=${first}; idstitch_device=${second}`);
+      const response = await request(app.callback())
+        .get('/')
+        .set('Cookie', `idstitch_device=stale; idstitch_device=${first}; idstitch_device=${second}`);
       expect(deviceCookieOf(response)).toBeUndefined();
       const [event] = await delivered(1);
       expect(event!.properties.$device_id).toBe(first);
@@ -149,11 +167,13 @@ describe.each([
     it("keeps the app's other Set-Cookie headers: ctx.cookies.set (signed) and ctx.append", async () => {
       const app = appWith((a) => {
         a.keys = ['example key'];
-        a.use(on('GET', '/', (ctx) => {
-          ctx.cookies.set('session', 'abc', { signed: true });
-          ctx.append('Set-Cookie', 'theme=dark; Path=/');
-          ctx.body = 'ok';
-        }));
+        a.use(
+          on('GET', '/', (ctx) => {
+            ctx.cookies.set('session', 'abc', { signed: true });
+            ctx.append('Set-Cookie', 'theme=dark; Path=/');
+            ctx.body = 'ok';
+          }),
+        );
       });
       const response = await request(app.callback()).get('/');
       const lines = setCookies(response);
@@ -165,10 +185,14 @@ describe.each([
     });
 
     it('makes a public response private when it issues an id, keeping the other directives', async () => {
-      const app = appWith((a) => a.use(on('GET', '/', (ctx) => {
-        ctx.set('Cache-Control', 'public, max-age=600, s-maxage=3600');
-        ctx.body = 'ok';
-      })));
+      const app = appWith((a) =>
+        a.use(
+          on('GET', '/', (ctx) => {
+            ctx.set('Cache-Control', 'public, max-age=600, s-maxage=3600');
+            ctx.body = 'ok';
+          }),
+        ),
+      );
       const response = await request(app.callback()).get('/');
       expect(response.headers['cache-control']).toBe('private, max-age=600');
     });
@@ -195,11 +219,13 @@ describe.each([
     it("writes the device cookie on Koa's own error page too: the event tracked before the throw carries that id", async () => {
       const boom = new Error('database down');
       const app = appWith((a) => {
-        a.use(on('GET', '/boom', (ctx) => {
-          ctx.track('Tried');
-          ctx.append('Set-Cookie', 'theme=dark; Path=/');
-          throw boom;
-        }));
+        a.use(
+          on('GET', '/boom', (ctx) => {
+            ctx.track('Tried');
+            ctx.append('Set-Cookie', 'theme=dark; Path=/');
+            throw boom;
+          }),
+        );
       });
       const seen: unknown[] = [];
       app.on('error', (error: unknown) => seen.push(error));
@@ -214,11 +240,15 @@ describe.each([
     });
 
     it('writes the cookie when the headers leave before next() resolves (ctx.respond = false)', async () => {
-      const app = appWith((a) => a.use(on('GET', '/raw', (ctx) => {
-        ctx.respond = false;
-        ctx.res.writeHead(200, { 'content-type': 'text/plain' });
-        ctx.res.end('raw');
-      })));
+      const app = appWith((a) =>
+        a.use(
+          on('GET', '/raw', (ctx) => {
+            ctx.respond = false;
+            ctx.res.writeHead(200, { 'content-type': 'text/plain' });
+            ctx.res.end('raw');
+          }),
+        ),
+      );
       const response = await request(app.callback()).get('/raw').expect(200);
       expect(response.text).toBe('raw');
       expect(deviceCookieOf(response)).toMatch(UUID_V4);
@@ -227,12 +257,16 @@ describe.each([
     });
 
     it('writes the cookie before ctx.flushHeaders() sends the headers of a streamed response', async () => {
-      const app = appWith((a) => a.use(on('GET', '/events', (ctx) => {
-        ctx.status = 200;
-        ctx.type = 'text/plain';
-        ctx.flushHeaders();
-        ctx.body = 'streamed';
-      })));
+      const app = appWith((a) =>
+        a.use(
+          on('GET', '/events', (ctx) => {
+            ctx.status = 200;
+            ctx.type = 'text/plain';
+            ctx.flushHeaders();
+            ctx.body = 'streamed';
+          }),
+        ),
+      );
       const response = await request(app.callback()).get('/events').expect(200);
       expect(deviceCookieOf(response)).toMatch(UUID_V4);
       expect(middleware.tracker.stats().identity.issued).toBe(1);
@@ -243,10 +277,12 @@ describe.each([
     it('adds $user_id from ctx.state.user.id (koa-passport) on authenticated requests, as a string', async () => {
       const app = appWith((a) => {
         a.use(withUser({ id: 42 }));
-        a.use(on('GET', '/', (ctx) => {
-          ctx.track('Viewed Dashboard');
-          ctx.body = 'ok';
-        }));
+        a.use(
+          on('GET', '/', (ctx) => {
+            ctx.track('Viewed Dashboard');
+            ctx.body = 'ok';
+          }),
+        );
       });
       await request(app.callback()).get('/');
       const [event] = await delivered(1);
@@ -255,24 +291,32 @@ describe.each([
     });
 
     it('falls back to ctx.state.user.sub (koa-jwt)', async () => {
-      const app = appWith((a) => a.use(on('GET', '/', (ctx) => {
-        ctx.state.user = { sub: 'auth0|abc', iat: 1 };
-        ctx.track('Called API');
-        ctx.body = 'ok';
-      })));
+      const app = appWith((a) =>
+        a.use(
+          on('GET', '/', (ctx) => {
+            ctx.state.user = { sub: 'auth0|abc', iat: 1 };
+            ctx.track('Called API');
+            ctx.body = 'ok';
+          }),
+        ),
+      );
       await request(app.callback()).get('/');
       const [event] = await delivered(1);
       expect(event!.properties.$user_id).toBe('auth0|abc');
     });
 
     it('takes a string ctx.state.user as the id itself, and prefers id over sub', async () => {
-      const app = appWith((a) => a.use(on('GET', '/', (ctx) => {
-        ctx.state.user = 'u-string';
-        ctx.track('A');
-        ctx.state.user = { id: 'u-id', sub: 'u-sub' };
-        ctx.track('B');
-        ctx.body = 'ok';
-      })));
+      const app = appWith((a) =>
+        a.use(
+          on('GET', '/', (ctx) => {
+            ctx.state.user = 'u-string';
+            ctx.track('A');
+            ctx.state.user = { id: 'u-id', sub: 'u-sub' };
+            ctx.track('B');
+            ctx.body = 'ok';
+          }),
+        ),
+      );
       await request(app.callback()).get('/');
       const events = await delivered(2);
       expect(events.map((e) => e.properties.$user_id)).toEqual(['u-string', 'u-id']);
@@ -280,11 +324,14 @@ describe.each([
 
     it('hands the Koa ctx to a getUserId option', async () => {
       const app = appWith(
-        (a) => a.use(on('GET', '/', (ctx) => {
-          ctx.state.session = { accountId: 'acct-9' };
-          ctx.track('A');
-          ctx.body = 'ok';
-        })),
+        (a) =>
+          a.use(
+            on('GET', '/', (ctx) => {
+              ctx.state.session = { accountId: 'acct-9' };
+              ctx.track('A');
+              ctx.body = 'ok';
+            }),
+          ),
         { getUserId: (ctx: Context) => (ctx.state.session as { accountId: string }).accountId },
       );
       await request(app.callback()).get('/').expect(200);
@@ -293,12 +340,16 @@ describe.each([
     });
 
     it('links on login: one event with both ids, and later events of the request carry the user', async () => {
-      const app = appWith((a) => a.use(on('POST', '/login', (ctx) => {
-        ctx.state.user = { id: 'u1' }; // what koa-passport's ctx.login does
-        identifyUser(ctx);
-        ctx.track('Logged In');
-        ctx.body = 'ok';
-      })));
+      const app = appWith((a) =>
+        a.use(
+          on('POST', '/login', (ctx) => {
+            ctx.state.user = { id: 'u1' }; // what koa-passport's ctx.login does
+            identifyUser(ctx);
+            ctx.track('Logged In');
+            ctx.body = 'ok';
+          }),
+        ),
+      );
       const landing = await request(app.callback()).post('/login');
       const deviceId = deviceCookieOf(landing);
       const events = await delivered(2);
@@ -307,11 +358,15 @@ describe.each([
     });
 
     it('links with an explicit id when the auth layer has not set ctx.state.user yet', async () => {
-      const app = appWith((a) => a.use(on('POST', '/signup', (ctx) => {
-        expect(identifyUser(ctx, 7)).toBe('7');
-        ctx.track('Signed Up');
-        ctx.body = 'ok';
-      })));
+      const app = appWith((a) =>
+        a.use(
+          on('POST', '/signup', (ctx) => {
+            expect(identifyUser(ctx, 7)).toBe('7');
+            ctx.track('Signed Up');
+            ctx.body = 'ok';
+          }),
+        ),
+      );
       await request(app.callback()).post('/signup').expect(200);
       const events = await delivered(2);
       expect(events.map((e) => e.properties.$user_id)).toEqual(['7', '7']);
@@ -319,17 +374,21 @@ describe.each([
 
     it('rotates the device id on logout and drops the user for the rest of the request', async () => {
       const app = appWith((a) => {
-        a.use(on('GET', '/', (ctx) => {
-          ctx.track('Viewed Home');
-          ctx.body = 'ok';
-        }));
+        a.use(
+          on('GET', '/', (ctx) => {
+            ctx.track('Viewed Home');
+            ctx.body = 'ok';
+          }),
+        );
         a.use(withUser({ id: 'u1' }));
-        a.use(on('POST', '/logout', (ctx) => {
-          ctx.track('Logged Out');
-          resetUser(ctx);
-          ctx.track('Viewed Home');
-          ctx.body = 'ok';
-        }));
+        a.use(
+          on('POST', '/logout', (ctx) => {
+            ctx.track('Logged Out');
+            resetUser(ctx);
+            ctx.track('Viewed Home');
+            ctx.body = 'ok';
+          }),
+        );
       });
       const agent = request.agent(app.callback());
       const before = deviceCookieOf(await agent.get('/'));
@@ -348,10 +407,14 @@ describe.each([
     });
 
     it('sends a single cookie when a first visit is also a logout', async () => {
-      const app = appWith((a) => a.use(on('POST', '/logout', (ctx) => {
-        resetUser(ctx);
-        ctx.body = 'ok';
-      })));
+      const app = appWith((a) =>
+        a.use(
+          on('POST', '/logout', (ctx) => {
+            resetUser(ctx);
+            ctx.body = 'ok';
+          }),
+        ),
+      );
       const response = await request(app.callback()).post('/logout');
       expect(deviceCookieOf(response)).toMatch(UUID_V4);
       expect(setCookies(response)).toHaveLength(1);
@@ -392,11 +455,13 @@ describe.each([
     it('treats a deny-listed user id as anonymous and reports it once per request', async () => {
       const app = appWith((a) => {
         a.use(withUser({ id: 'undefined' }));
-        a.use(on('GET', '/', (ctx) => {
-          ctx.track('A');
-          ctx.track('B');
-          ctx.body = 'ok';
-        }));
+        a.use(
+          on('GET', '/', (ctx) => {
+            ctx.track('A');
+            ctx.track('B');
+            ctx.body = 'ok';
+          }),
+        );
       });
       await request(app.callback()).get('/').expect(200);
       const events = await delivered(2);
@@ -406,11 +471,18 @@ describe.each([
 
     it('treats a throwing getUserId as anonymous, reports it, and the request still succeeds', async () => {
       const app = appWith(
-        (a) => a.use(on('GET', '/', (ctx) => {
-          ctx.track('A');
-          ctx.body = 'ok';
-        })),
-        { getUserId: () => { throw new Error('session store down'); } },
+        (a) =>
+          a.use(
+            on('GET', '/', (ctx) => {
+              ctx.track('A');
+              ctx.body = 'ok';
+            }),
+          ),
+        {
+          getUserId: () => {
+            throw new Error('session store down');
+          },
+        },
       );
       await request(app.callback()).get('/').expect(200);
       const [event] = await delivered(1);
@@ -421,40 +493,56 @@ describe.each([
 
   describe('never breaks the host', () => {
     it('reports bad properties with a code, answers 200, and still delivers the good events', async () => {
-      const app = appWith((a) => a.use(on('GET', '/', (ctx) => {
-        const circular: Record<string, unknown> = {};
-        circular.self = circular;
-        ctx.track('Bad BigInt', { amount: 10n });
-        ctx.track('Bad Circular', { circular });
-        ctx.track('', {});
-        ctx.track('Good', { ok: true });
-        ctx.body = 'ok';
-      })));
+      const app = appWith((a) =>
+        a.use(
+          on('GET', '/', (ctx) => {
+            const circular: Record<string, unknown> = {};
+            circular.self = circular;
+            ctx.track('Bad BigInt', { amount: 10n });
+            ctx.track('Bad Circular', { circular });
+            ctx.track('', {});
+            ctx.track('Good', { ok: true });
+            ctx.body = 'ok';
+          }),
+        ),
+      );
       await request(app.callback()).get('/').expect(200);
       const events = await delivered(1);
       expect(events[0]!.event).toBe('Good');
-      expect(errors.map((e) => e.code)).toEqual(['IDSTITCH_INVALID_PROPERTIES', 'IDSTITCH_INVALID_PROPERTIES', 'IDSTITCH_INVALID_EVENT_NAME']);
+      expect(errors.map((e) => e.code)).toEqual([
+        'IDSTITCH_INVALID_PROPERTIES',
+        'IDSTITCH_INVALID_PROPERTIES',
+        'IDSTITCH_INVALID_EVENT_NAME',
+      ]);
       expect(middleware.tracker.stats().dropped.invalid_event).toBe(3);
     });
 
     it('refuses $identify with an explanation of the Simplified way', async () => {
-      const app = appWith((a) => a.use(on('GET', '/', (ctx) => {
-        ctx.track('$identify', {});
-        ctx.body = 'ok';
-      })));
+      const app = appWith((a) =>
+        a.use(
+          on('GET', '/', (ctx) => {
+            ctx.track('$identify', {});
+            ctx.body = 'ok';
+          }),
+        ),
+      );
       await request(app.callback()).get('/').expect(200);
       expect(errors[0]?.code).toBe('IDSTITCH_IDENTITY_EVENT');
       expect(errors[0]?.message).toContain('identifyUser');
     });
 
     it('reports a logout after the headers went out instead of throwing', async () => {
-      const app = appWith((a) => a.use(on('GET', '/stream', (ctx) => {
-        ctx.respond = false;
-        ctx.res.statusCode = 200;
-        ctx.res.write('partial');
-        resetUser(ctx);
-        ctx.res.end();
-      })));
+      const app = appWith((a) =>
+        a.use(
+          on('GET', '/stream', (ctx) => {
+            ctx.respond = false;
+            ctx.res.statusCode = 200;
+            ctx.res.write('partial');
+            resetUser(ctx);
+            ctx.res.end();
+          }),
+        ),
+      );
       await request(app.callback()).get('/stream').expect(200);
       expect(errors.map((e) => e.code)).toContain('IDSTITCH_HEADERS_SENT');
       expect(middleware.tracker.stats().identity.cookieAfterHeadersSent).toBe(1);
@@ -468,10 +556,12 @@ describe.each([
       middleware = tracking(tracker);
       const app = new Koa();
       app.use(middleware);
-      app.use(on('GET', '/', (ctx) => {
-        ctx.track('Ignored');
-        ctx.body = 'still fine';
-      }));
+      app.use(
+        on('GET', '/', (ctx) => {
+          ctx.track('Ignored');
+          ctx.body = 'still fine';
+        }),
+      );
       const response = await request(app.callback()).get('/').expect(200);
       expect(response.text).toBe('still fine');
       expect(setCookies(response)).toEqual([]);
@@ -482,10 +572,12 @@ describe.each([
     it('does not double-track or double-set the cookie when mounted twice', async () => {
       const app = appWith((a) => {
         a.use(middleware);
-        a.use(on('GET', '/', (ctx) => {
-          ctx.track('Once');
-          ctx.body = 'ok';
-        }));
+        a.use(
+          on('GET', '/', (ctx) => {
+            ctx.track('Once');
+            ctx.body = 'ok';
+          }),
+        );
       });
       const response = await request(app.callback()).get('/');
       expect(deviceCookieOf(response)).toMatch(UUID_V4);
@@ -553,13 +645,18 @@ describe('Koa middleware: setup errors', () => {
     try {
       middleware = tracking({ apiHost: stub.url, logger: false });
       const app = new Koa3();
-      app.use(on('POST', '/login', (ctx) => {
-        expect(identifyUser(ctx, 'u1')).toBeUndefined();
-        expect(identityOf(ctx)).toBeUndefined();
-        ctx.body = 'ok';
-      }));
+      app.use(
+        on('POST', '/login', (ctx) => {
+          expect(identifyUser(ctx, 'u1')).toBeUndefined();
+          expect(identityOf(ctx)).toBeUndefined();
+          ctx.body = 'ok';
+        }),
+      );
       await request(app.callback()).post('/login').expect(200);
-      expect(emitted).toHaveBeenCalledWith(expect.stringMatching(/^identifyUser\(ctx\) ran on a request the idstitch tracking\(\) middleware did not see/), { code: 'IDSTITCH_NOT_MOUNTED' });
+      expect(emitted).toHaveBeenCalledWith(
+        expect.stringMatching(/^identifyUser\(ctx\) ran on a request the idstitch tracking\(\) middleware did not see/),
+        { code: 'IDSTITCH_NOT_MOUNTED' },
+      );
     } finally {
       emitted.mockRestore();
     }

@@ -52,7 +52,10 @@ describe('withDeviceId()', () => {
       requestTo('http://localhost/about'),
     ))!;
     expect(cached.headers.get('cache-control')).toBe('private, max-age=60');
-    const redirect = (await run(withDeviceId(() => NextResponse.redirect('http://localhost/login')), requestTo('http://localhost/account')))!;
+    const redirect = (await run(
+      withDeviceId(() => NextResponse.redirect('http://localhost/login')),
+      requestTo('http://localhost/account'),
+    ))!;
     expect(redirect.headers.get('cache-control')).toBe('private');
     // A browser that has an id passes through untouched.
     const returning = (await run(withDeviceId(), requestTo('http://localhost/about', { cookie: `idstitch_device=${ID}` })))!;
@@ -169,7 +172,10 @@ describe('withDeviceId(yourProxy)', () => {
   it('adds the cookie to a redirect whose headers are immutable (Response.redirect), on a copy', async () => {
     const redirect = Response.redirect('http://localhost/login', 307);
     expect(() => redirect.headers.append('x', '1')).toThrow(TypeError);
-    const response = (await run(withDeviceId(() => redirect), requestTo('http://localhost/account')))!;
+    const response = (await run(
+      withDeviceId(() => redirect),
+      requestTo('http://localhost/account'),
+    ))!;
     expect(response).not.toBe(redirect);
     expect(response.status).toBe(307);
     expect(response.headers.get('location')).toBe('http://localhost/login');
@@ -179,10 +185,18 @@ describe('withDeviceId(yourProxy)', () => {
 
   it('adds the cookie to a NextResponse.redirect in place, and to a final answer such as a 401', async () => {
     const redirect = NextResponse.redirect('http://localhost/login');
-    expect(await run(withDeviceId(() => redirect), requestTo('http://localhost/'))).toBe(redirect);
+    expect(
+      await run(
+        withDeviceId(() => redirect),
+        requestTo('http://localhost/'),
+      ),
+    ).toBe(redirect);
     expect(issuedId(redirect)).toMatch(UUID_V4);
 
-    const denied = (await run(withDeviceId(() => Response.json({ error: 'no' }, { status: 401 })), requestTo('http://localhost/')))!;
+    const denied = (await run(
+      withDeviceId(() => Response.json({ error: 'no' }, { status: 401 })),
+      requestTo('http://localhost/'),
+    ))!;
     expect(denied.status).toBe(401);
     expect(await denied.json()).toEqual({ error: 'no' });
     expect(issuedId(denied)).toMatch(UUID_V4);
@@ -190,7 +204,10 @@ describe('withDeviceId(yourProxy)', () => {
 
   it('puts the id into a rewritten request too', async () => {
     const request = requestTo('http://localhost/old');
-    const response = (await run(withDeviceId(() => NextResponse.rewrite('http://localhost/new')), request))!;
+    const response = (await run(
+      withDeviceId(() => NextResponse.rewrite('http://localhost/new')),
+      request,
+    ))!;
     expect(response.headers.get('x-middleware-rewrite')).toBe('http://localhost/new');
     expect(downstream(request, response).cookies.get('idstitch_device')?.value).toBe(issuedId(response));
   });
@@ -210,7 +227,12 @@ describe('withDeviceId(yourProxy)', () => {
 
   it('lets errors from your proxy through unchanged', async () => {
     const failure = new Error('auth down');
-    await expect(run(withDeviceId(() => Promise.reject(failure)), requestTo('http://localhost/'))).rejects.toBe(failure);
+    await expect(
+      run(
+        withDeviceId(() => Promise.reject(failure)),
+        requestTo('http://localhost/'),
+      ),
+    ).rejects.toBe(failure);
   });
 });
 
@@ -237,7 +259,16 @@ describe('withDeviceId options', () => {
 
 describe('Edge safety of idstitch/next/proxy (the built module)', () => {
   it('bundles without a Node.js built-in or undici and runs in Next’s Edge runtime sandbox', async () => {
-    const bundled = await build({ entryPoints: [distPath], bundle: true, write: false, format: 'iife', globalName: 'idstitchProxy', platform: 'neutral', mainFields: ['module', 'main'], logLevel: 'silent' });
+    const bundled = await build({
+      entryPoints: [distPath],
+      bundle: true,
+      write: false,
+      format: 'iife',
+      globalName: 'idstitchProxy',
+      platform: 'neutral',
+      mainFields: ['module', 'main'],
+      logLevel: 'silent',
+    });
     const code = bundled.outputFiles[0]!.text;
     expect(code).not.toMatch(/\bnode:|undici/);
 
@@ -245,7 +276,11 @@ describe('Edge safety of idstitch/next/proxy (the built module)', () => {
       EdgeRuntime: new (options: { initialCode: string }) => { evaluate<T>(code: string): Promise<T>; context: Record<string, unknown> };
     };
     const edge = new EdgeRuntime({ initialCode: code });
-    expect([typeof edge.context.process, typeof edge.context.require, typeof edge.context.Buffer]).toEqual(['undefined', 'undefined', 'undefined']);
+    expect([typeof edge.context.process, typeof edge.context.require, typeof edge.context.Buffer]).toEqual([
+      'undefined',
+      'undefined',
+      'undefined',
+    ]);
     const headers = await edge.evaluate<string[][]>(`(async () => {
       const proxy = idstitchProxy.withDeviceId({ cookie: { name: 'did' } });
       const response = await proxy(new Request('https://example.com/', { headers: { cookie: 'a=1' } }), {});

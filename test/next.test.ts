@@ -9,7 +9,13 @@ import type { NextApiRequest, NextApiResponse } from 'next';
 import { notFound, redirect } from 'next/navigation.js';
 import { NextRequest, NextResponse } from 'next/server.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { nextTracking, type NextAdapterOptions, type NextTracking, type TrackedApiHandler, type UserIdSource } from '../adapters/next/index.js';
+import {
+  nextTracking,
+  type NextAdapterOptions,
+  type NextTracking,
+  type TrackedApiHandler,
+  type UserIdSource,
+} from '../adapters/next/index.js';
 import { ConfigError, createTracker, type IdstitchError, type Tracker } from '../src/index.js';
 import { startIngestStub, type IngestStub } from './support/ingest-stub.js';
 import { runInNextRequest } from './support/next-request-scope.js';
@@ -48,7 +54,11 @@ function cookieId(response: Response): string | undefined {
 }
 
 /** Calls a wrapped Route Handler the way Next does: (request, { params }). */
-function call<C>(handler: (request: NextRequest, context: C) => Promise<Response>, request: NextRequest, context = { params: Promise.resolve({}) } as C): Promise<Response> {
+function call<C>(
+  handler: (request: NextRequest, context: C) => Promise<Response>,
+  request: NextRequest,
+  context = { params: Promise.resolve({}) } as C,
+): Promise<Response> {
   return handler(request, context);
 }
 
@@ -287,7 +297,9 @@ describe('withTracking (Route Handlers)', () => {
       ),
     );
     await expect(run.result).rejects.toBe(error);
-    expect(run.cookiesSet()).toEqual([expect.stringMatching(new RegExp(`^idstitch_device=${rotated}; Path=/;.*Max-Age=34560000; HttpOnly; SameSite=lax$`))]);
+    expect(run.cookiesSet()).toEqual([
+      expect.stringMatching(new RegExp(`^idstitch_device=${rotated}; Path=/;.*Max-Age=34560000; HttpOnly; SameSite=lax$`)),
+    ]);
   });
 
   it('flushes through after() once the response is done, inside Next', async () => {
@@ -387,7 +399,9 @@ describe('getTracking (Server Components, read-only)', () => {
 
   it('identify() in a Server Component links, says the cookie cannot record it, and the next request of that browser still knows the link', async () => {
     const { getTracking, actionTracking } = setup();
-    const render = runInNextRequest({ phase: 'render', headers: { cookie: `idstitch_device=${ID}` } }, async () => (await getTracking()).identify('ada'));
+    const render = runInNextRequest({ phase: 'render', headers: { cookie: `idstitch_device=${ID}` } }, async () =>
+      (await getTracking()).identify('ada'),
+    );
     expect(await render.result).toBe('ada');
     await render.close();
     expect(errors.map((e) => e.code)).toEqual(['IDSTITCH_COOKIE_READ_ONLY']);
@@ -404,7 +418,10 @@ describe('getTracking (Server Components, read-only)', () => {
     await action.close();
     expect(graceDevice, 'grace never rides the device ada was linked to').not.toBe(ID);
     expect(tracker.stats().identity.switched).toBe(1);
-    const linked = stub.events().filter((e) => e.event === 'User Identified').map((e) => [e.properties.$device_id, e.properties.$user_id]);
+    const linked = stub
+      .events()
+      .filter((e) => e.event === 'User Identified')
+      .map((e) => [e.properties.$device_id, e.properties.$user_id]);
     expect(linked).toEqual([
       [ID, 'ada'],
       [graceDevice, 'grace'],
@@ -455,7 +472,9 @@ describe('actionTracking (Server Actions)', () => {
     const run = runInNextRequest({ phase: 'action' }, async () => (await actionTracking()).deviceId);
     const id = await run.result;
     expect(id).toMatch(UUID_V4);
-    expect(run.cookiesSet()).toEqual([expect.stringMatching(new RegExp(`^idstitch_device=${id}; Path=/; Expires=[^;]+; Max-Age=34560000; HttpOnly; SameSite=lax$`))]);
+    expect(run.cookiesSet()).toEqual([
+      expect.stringMatching(new RegExp(`^idstitch_device=${id}; Path=/; Expires=[^;]+; Max-Age=34560000; HttpOnly; SameSite=lax$`)),
+    ]);
     expect(tracker.stats().identity).toMatchObject({ issued: 1, unwritable: 0 });
     await run.close();
   });
@@ -535,7 +554,10 @@ describe('withApiTracking (Pages Router API routes over node:http)', () => {
     });
     const response = await fetch(`${base}/api/hello`);
     expect(await response.text()).toBe('ok');
-    expect(response.headers.getSetCookie()).toEqual(['theme=dark; Path=/', `idstitch_device=${seen}; Max-Age=34560000; Path=/; HttpOnly; SameSite=Lax`]);
+    expect(response.headers.getSetCookie()).toEqual([
+      'theme=dark; Path=/',
+      `idstitch_device=${seen}; Max-Age=34560000; Path=/; HttpOnly; SameSite=Lax`,
+    ]);
     expect((await stub.waitForEvents(1))[0]!.properties.$device_id).toBe(seen); // flushed without after()
   });
 
@@ -604,7 +626,11 @@ describe('nextTracking()', () => {
     const heardByFirst: string[] = [];
     const heardBySecond: string[] = [];
     const first = nextTracking({ apiHost: stub.url, token: 'handlers-test', onError: (error) => heardByFirst.push(error.code) });
-    const second = nextTracking({ apiHost: stub.url, token: 'handlers-test', onError: (error) => heardBySecond.push(`second:${error.code}`) });
+    const second = nextTracking({
+      apiHost: stub.url,
+      token: 'handlers-test',
+      onError: (error) => heardBySecond.push(`second:${error.code}`),
+    });
     made.push(first.tracker, second.tracker);
     expect(second.tracker).not.toBe(first.tracker);
     second.tracker.track('');

@@ -34,7 +34,13 @@ const SECRET = 'people-test-secret-0123456789';
 
 /** An app where `?user=` signs in through req.user, POST /login?user= identifies, and `routes` add the rest. */
 function appWith(routes: (app: Express) => void, options: TrackerOptions = {}): Express {
-  const m = tracking({ apiHost: stub.url, token: 'people-token', cookie: { secret: SECRET }, onError: (error) => errors.push(error), ...options });
+  const m = tracking({
+    apiHost: stub.url,
+    token: 'people-token',
+    cookie: { secret: SECRET },
+    onError: (error) => errors.push(error),
+    ...options,
+  });
   middleware = m;
   const app = express();
   app.use((req, _res, next) => {
@@ -70,13 +76,15 @@ function profileCookie(response: request.Response): string | undefined {
 
 describe('req.people: profiles for identified users only', () => {
   it('sends an identified user\'s update to /engage at once: $token, $distinct_id = the user id, $ip "0", no gzip', async () => {
-    const app = appWith((a) => a.post('/plan', (req, res) => {
-      req.people.set({ plan: 'pro', seats: 3 });
-      req.people.increment({ logins: 1 });
-      req.people.union({ tags: ['beta'] });
-      req.people.unset(['trial_ends']);
-      res.send('ok');
-    }));
+    const app = appWith((a) =>
+      a.post('/plan', (req, res) => {
+        req.people.set({ plan: 'pro', seats: 3 });
+        req.people.increment({ logins: 1 });
+        req.people.union({ tags: ['beta'] });
+        req.people.unset(['trial_ends']);
+        res.send('ok');
+      }),
+    );
     await request(app).post('/plan?as=u-42').expect(200);
     expect(await engaged()).toEqual([
       { $token: 'people-token', $distinct_id: 'u-42', $ip: '0', $set: { plan: 'pro', seats: 3 } },
@@ -90,16 +98,20 @@ describe('req.people: profiles for identified users only', () => {
     expect(middleware!.tracker.stats().profiles).toMatchObject({ tracked: 4, delivered: 4, held: 0 });
   });
 
-  it('holds an anonymous browser\'s updates in a signed cookie, sends them on sign-in, then clears the cookie', async () => {
-    const app = appWith((a) => a.post('/prefs', (req, res) => {
-      req.people.set({ theme: 'dark' });
-      req.people.setOnce({ first_seen_plan: 'free' });
-      res.send('ok');
-    }));
+  it("holds an anonymous browser's updates in a signed cookie, sends them on sign-in, then clears the cookie", async () => {
+    const app = appWith((a) =>
+      a.post('/prefs', (req, res) => {
+        req.people.set({ theme: 'dark' });
+        req.people.setOnce({ first_seen_plan: 'free' });
+        res.send('ok');
+      }),
+    );
     const browser = request.agent(app);
     const anonymous = await browser.post('/prefs').expect(200);
     const cookie = profileCookie(anonymous)!;
-    expect(cookie).toMatch(/^idstitch_device_profile=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}; Max-Age=34560000; Path=\/; HttpOnly; SameSite=Lax$/);
+    expect(cookie).toMatch(
+      /^idstitch_device_profile=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}; Max-Age=34560000; Path=\/; HttpOnly; SameSite=Lax$/,
+    );
     expect(cookie).not.toContain('dark'); // encoded, not readable at a glance (and HttpOnly)
     expect(await engaged(), 'no $device: profile').toEqual([]);
 
@@ -117,7 +129,12 @@ describe('req.people: profiles for identified users only', () => {
 
   it('ignores a forged or edited profile cookie: nothing is sent from it', async () => {
     const app = appWith(() => undefined);
-    const forged = Buffer.from(JSON.stringify({ d: '6f1c2a4e-9b7d-4c3e-8a2f-1d0e9c8b7a65', u: [['set', { plan: 'enterprise' }]] })).toString('base64url') + '.' + 'A'.repeat(43);
+    const forged =
+      Buffer.from(JSON.stringify({ d: '6f1c2a4e-9b7d-4c3e-8a2f-1d0e9c8b7a65', u: [['set', { plan: 'enterprise' }]] })).toString(
+        'base64url',
+      ) +
+      '.' +
+      'A'.repeat(43);
     const login = await request(app).post('/login?user=ada').set('Cookie', `idstitch_device_profile=${forged}`).expect(200);
     expect(await engaged()).toEqual([]);
     expect(profileCookie(login)).toBeUndefined(); // nothing held, nothing released: the stale cookie is left to expire unread
@@ -147,15 +164,17 @@ describe('req.people: profiles for identified users only', () => {
     const switched = await browser.post('/login?user=lin').expect(200);
     expect(middleware!.tracker.stats().identity.switched).toBe(1);
     expect(profileCookie(switched)).toMatch(/^idstitch_device_profile=; Max-Age=0;/);
-    expect(await engaged(), 'lin never receives what was held on grace\'s device').toEqual([]);
+    expect(await engaged(), "lin never receives what was held on grace's device").toEqual([]);
     expect(middleware!.tracker.stats().profiles).toMatchObject({ held: 2, released: 0 });
   });
 
   it('a held cookie copied onto another device id holds nothing there', async () => {
-    const app = appWith((a) => a.post('/note', (req, res) => {
-      req.people.set({ note: 'x' });
-      res.send('ok');
-    }));
+    const app = appWith((a) =>
+      a.post('/note', (req, res) => {
+        req.people.set({ note: 'x' });
+        res.send('ok');
+      }),
+    );
     const first = await request(app).post('/note').expect(200);
     const held = profileCookie(first)!.split(';')[0]!;
     const otherDevice = 'idstitch_device=0b8f8c1e-2d3a-4f5b-9c6d-7e8f9a0b1c2d';
@@ -165,11 +184,12 @@ describe('req.people: profiles for identified users only', () => {
 
   it('holds nothing without cookie.secret: IDSTITCH_PROFILE_NEEDS_SECRET is reported once, updates counted as notHeld', async () => {
     const app = appWith(
-      (a) => a.post('/prefs', (req, res) => {
-        req.people.set({ theme: 'dark' });
-        req.people.set({ plan: 'free' });
-        res.send('ok');
-      }),
+      (a) =>
+        a.post('/prefs', (req, res) => {
+          req.people.set({ theme: 'dark' });
+          req.people.set({ plan: 'free' });
+          res.send('ok');
+        }),
       { cookie: {} },
     );
     const browser = request.agent(app);
@@ -177,17 +197,24 @@ describe('req.people: profiles for identified users only', () => {
     await browser.post('/prefs').expect(200);
     expect(profileCookie(anonymous)).toBeUndefined();
     // A cookie "signed" with what a token-keyed scheme would use is not even read.
-    await browser.post('/login?user=ada').set('Cookie', 'idstitch_device_profile=anything.' + 'A'.repeat(43)).expect(200);
+    await browser
+      .post('/login?user=ada')
+      .set('Cookie', 'idstitch_device_profile=anything.' + 'A'.repeat(43))
+      .expect(200);
     expect(await engaged()).toEqual([]);
     expect(errors.map((e) => e.code)).toEqual(['IDSTITCH_PROFILE_NEEDS_SECRET']);
     expect(middleware!.tracker.stats().profiles).toMatchObject({ held: 0, notHeld: 4 });
   });
 
   it("applies a user's updates in the order they were made, even when the first request to /engage is retried", async () => {
-    const app = appWith((a) => a.post('/plan', (req, res) => {
-      req.people.set({ plan: String(req.query.plan) });
-      res.send('ok');
-    }), { flushAt: 1, minRetryDelayMs: 50, maxRetryDelayMs: 100 });
+    const app = appWith(
+      (a) =>
+        a.post('/plan', (req, res) => {
+          req.people.set({ plan: String(req.query.plan) });
+          res.send('ok');
+        }),
+      { flushAt: 1, minRetryDelayMs: 50, maxRetryDelayMs: 100 },
+    );
     let first = true;
     stub.otherwise((req) => {
       if (req.path !== '/engage') return {};
@@ -201,37 +228,46 @@ describe('req.people: profiles for identified users only', () => {
     await stub.waitForRequests(1);
     await request(app).post('/plan?as=ada&plan=pro').expect(200);
     await middleware!.tracker.flush();
-    const answered = stub.requests.filter((r) => r.path === '/engage' && r.outcome === 200).flatMap((r) => r.events as unknown as Array<{ $set: { plan: string } }>);
-    expect(answered.map((update) => update.$set.plan), 'the last update applied is the last one made').toEqual(['free', 'pro']);
+    const answered = stub.requests
+      .filter((r) => r.path === '/engage' && r.outcome === 200)
+      .flatMap((r) => r.events as unknown as Array<{ $set: { plan: string } }>);
+    expect(
+      answered.map((update) => update.$set.plan),
+      'the last update applied is the last one made',
+    ).toEqual(['free', 'pro']);
   });
 
   it(`holds at most ${MAX_HELD_UPDATES} updates; the rest are counted as notHeld and reported once`, async () => {
-    const app = appWith((a) => a.post('/many', (req, res) => {
-      for (let i = 0; i < MAX_HELD_UPDATES + 3; i++) req.people.set({ [`p${i}`]: i });
-      res.send('ok');
-    }));
+    const app = appWith((a) =>
+      a.post('/many', (req, res) => {
+        for (let i = 0; i < MAX_HELD_UPDATES + 3; i++) req.people.set({ [`p${i}`]: i });
+        res.send('ok');
+      }),
+    );
     await request(app).post('/many').expect(200);
     expect(middleware!.tracker.stats().profiles).toMatchObject({ held: MAX_HELD_UPDATES, notHeld: 3 });
     expect(errors.map((e) => e.code)).toEqual(['IDSTITCH_PROFILE_HELD_FULL']);
   });
 
   it('refuses invalid updates with IDSTITCH_INVALID_PROFILE_UPDATE, counts them, and never throws into the route', async () => {
-    const app = appWith((a) => a.post('/bad', (req, res) => {
-      req.people.increment({ logins: 'one' } as unknown as Record<string, number>);
-      req.people.set({});
-      req.people.union({ tags: 'beta' } as unknown as Record<string, unknown[]>);
-      req.people.unset([] as string[]);
-      req.people.set(JSON.parse('{"__proto__": {"admin": true}}') as Record<string, unknown>);
-      req.people.set({ ok: true });
-      res.send('ok');
-    }));
+    const app = appWith((a) =>
+      a.post('/bad', (req, res) => {
+        req.people.increment({ logins: 'one' } as unknown as Record<string, number>);
+        req.people.set({});
+        req.people.union({ tags: 'beta' } as unknown as Record<string, unknown[]>);
+        req.people.unset([] as string[]);
+        req.people.set(JSON.parse('{"__proto__": {"admin": true}}') as Record<string, unknown>);
+        req.people.set({ ok: true });
+        res.send('ok');
+      }),
+    );
     await request(app).post('/bad?as=u1').expect(200);
     expect(errors.map((e) => e.code)).toEqual(Array(5).fill('IDSTITCH_INVALID_PROFILE_UPDATE'));
     expect(await engaged()).toEqual([{ $token: 'people-token', $distinct_id: 'u1', $ip: '0', $set: { ok: true } }]);
     expect(middleware!.tracker.stats().profiles.dropped.invalid_event).toBe(5);
   });
 
-  it('into the collector: an anonymous update reaches the user\'s profile after sign-up, and no $device: profile exists', async () => {
+  it("into the collector: an anonymous update reaches the user's profile after sign-up, and no $device: profile exists", async () => {
     const collector = await startCollector({ port: 0 });
     try {
       const m = tracking({ apiHost: collector.url, token: 'collector-token', cookie: { secret: SECRET } });
@@ -264,15 +300,16 @@ describe('req.people: profiles for identified users only', () => {
 });
 
 describe('req.register and userIdProperty', () => {
-  it('adds registered properties to the rest of the request\'s events, under the event\'s own and over superProperties', async () => {
+  it("adds registered properties to the rest of the request's events, under the event's own and over superProperties", async () => {
     const app = appWith(
-      (a) => a.get('/', (req, res) => {
-        req.track('Before');
-        req.register({ experiment: 'B', source: 'request' });
-        req.register({ cohort: 7 });
-        req.track('After', { source: 'event' });
-        res.send('ok');
-      }),
+      (a) =>
+        a.get('/', (req, res) => {
+          req.track('Before');
+          req.register({ experiment: 'B', source: 'request' });
+          req.register({ cohort: 7 });
+          req.track('After', { source: 'event' });
+          res.send('ok');
+        }),
       { superProperties: { app: 'web', source: 'tracker', experiment: 'A' } },
     );
     await request(app).get('/').expect(200);
@@ -284,10 +321,14 @@ describe('req.register and userIdProperty', () => {
   });
 
   it('userIdProperty: identified events carry the user id under that name, and identifyUser sets it on the profile', async () => {
-    const app = appWith((a) => a.get('/', (req, res) => {
-      req.track('Viewed Home');
-      res.send('ok');
-    }), { userIdProperty: 'user_id' });
+    const app = appWith(
+      (a) =>
+        a.get('/', (req, res) => {
+          req.track('Viewed Home');
+          res.send('ok');
+        }),
+      { userIdProperty: 'user_id' },
+    );
     await request(app).get('/').expect(200);
     await request(app).get('/?as=u-7').expect(200);
     await request(app).post('/login?user=u-8').expect(200);

@@ -114,7 +114,9 @@ describe('Express', () => {
   });
 
   it('tracks GPC requests with privacy.gpc: false', async () => {
-    const response = await request(app({ privacy: { gpc: false } })).post('/signup').set('Sec-GPC', '1');
+    const response = await request(app({ privacy: { gpc: false } }))
+      .post('/signup')
+      .set('Sec-GPC', '1');
     expect(setCookies(response)).toHaveLength(1);
     expect(await sent()).toBe(3);
   });
@@ -127,7 +129,9 @@ describe('Express', () => {
   it('ignores DNT: 1 by default, and honours it with privacy.dnt: true', async () => {
     await request(app()).post('/signup').set('DNT', '1');
     expect(await sent()).toBe(3);
-    const response = await request(app({ privacy: { dnt: true } })).post('/signup').set('DNT', '1');
+    const response = await request(app({ privacy: { dnt: true } }))
+      .post('/signup')
+      .set('DNT', '1');
     expect(setCookies(response)).toEqual([]);
     expect(await sent()).toBe(3); // the first app's, nothing more
     expect(middleware.tracker.stats().identity.optedOut).toBe(1);
@@ -149,12 +153,24 @@ describe('Express', () => {
 
   it('never asks consent when the browser already opted out', async () => {
     let asked = 0;
-    await request(app({ privacy: { consent: () => (asked++, true) } })).post('/signup').set('Sec-GPC', '1');
+    await request(app({ privacy: { consent: () => (asked++, true) } }))
+      .post('/signup')
+      .set('Sec-GPC', '1');
     expect(asked).toBe(0);
   });
 
   it('reports a throwing consent hook and treats the request as not consented; the request still succeeds', async () => {
-    const response = await request(app({ privacy: { consent: () => { throw new Error('CMP down'); } } })).post('/signup').expect(200);
+    const response = await request(
+      app({
+        privacy: {
+          consent: () => {
+            throw new Error('CMP down');
+          },
+        },
+      }),
+    )
+      .post('/signup')
+      .expect(200);
     expect(setCookies(response)).toEqual([]);
     expect(await sent()).toBe(0);
     expect(errors.map((e) => e.code)).toEqual(['IDSTITCH_CONSENT_FAILED']);

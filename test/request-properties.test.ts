@@ -17,7 +17,14 @@ import { tracking as koaTracking } from '../adapters/koa.js';
 import { nextTracking, type NextAdapterOptions } from '../adapters/next/index.js';
 import { ConfigError, createTracker, type IdstitchError, type Tracker, type TrackerOptions } from '../src/index.js';
 import type { RequestContext } from '../src/request-context.js';
-import { clientIpFromForwardedFor, normalizeIp, normalizeRequestProperties, parseUserAgent, requestProperties, type RequestInfo } from '../src/request-properties.js';
+import {
+  clientIpFromForwardedFor,
+  normalizeIp,
+  normalizeRequestProperties,
+  parseUserAgent,
+  requestProperties,
+  type RequestInfo,
+} from '../src/request-properties.js';
 import { startIngestStub, type IngestStub, type MixpanelEvent } from './support/ingest-stub.js';
 import { runInNextRequest } from './support/next-request-scope.js';
 
@@ -32,19 +39,67 @@ describe('parseUserAgent: mixpanel-browser’s names for real User-Agents', () =
   // server event and a client event from the same browser carry the same values.
   const table: Array<[string, string, { browser?: string; browserVersion?: number; os?: string; device?: string }]> = [
     ['Chrome on Windows', CHROME_WINDOWS, { browser: 'Chrome', browserVersion: 120, os: 'Windows' }],
-    ['Safari on macOS', 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15', { browser: 'Safari', browserVersion: 17.2, os: 'Mac OS X' }],
-    ['Safari on iPhone', 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1', { browser: 'Mobile Safari', browserVersion: 17.2, os: 'iOS', device: 'iPhone' }],
-    ['Firefox on Linux', 'Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0', { browser: 'Firefox', browserVersion: 121, os: 'Linux' }],
-    ['Firefox on Windows', 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0', { browser: 'Firefox', browserVersion: 121, os: 'Windows' }],
+    [
+      'Safari on macOS',
+      'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15',
+      { browser: 'Safari', browserVersion: 17.2, os: 'Mac OS X' },
+    ],
+    [
+      'Safari on iPhone',
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1',
+      { browser: 'Mobile Safari', browserVersion: 17.2, os: 'iOS', device: 'iPhone' },
+    ],
+    [
+      'Firefox on Linux',
+      'Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0',
+      { browser: 'Firefox', browserVersion: 121, os: 'Linux' },
+    ],
+    [
+      'Firefox on Windows',
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0',
+      { browser: 'Firefox', browserVersion: 121, os: 'Windows' },
+    ],
     ['Edge on Windows', `${CHROME_WINDOWS} Edg/120.0.2210.91`, { browser: 'Microsoft Edge', browserVersion: 120, os: 'Windows' }],
-    ['Opera on Windows', 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36 OPR/105.0.0.0', { browser: 'Opera', browserVersion: 105, os: 'Windows' }],
-    ['Samsung Internet', 'Mozilla/5.0 (Linux; Android 13; SM-S908B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36', { browser: 'Samsung Internet', browserVersion: 23, os: 'Android', device: 'Android' }],
-    ['Chrome on Android', 'Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36', { browser: 'Chrome', browserVersion: 120, os: 'Android', device: 'Android' }],
-    ['Chrome on iPhone', 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/120.0.6099.119 Mobile/15E148 Safari/604.1', { browser: 'Chrome iOS', browserVersion: 120, os: 'iOS', device: 'iPhone' }],
-    ['Firefox on iPad', 'Mozilla/5.0 (iPad; CPU OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) FxiOS/121.0 Mobile/15E148 Safari/605.1.15', { browser: 'Firefox iOS', browserVersion: 121, os: 'iOS', device: 'iPad' }],
-    ['Chrome on a Chromebook', 'Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36', { browser: 'Chrome', browserVersion: 120, os: 'Chrome OS' }],
-    ['Internet Explorer 11', 'Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko', { browser: 'Internet Explorer', browserVersion: 11, os: 'Windows' }],
-    ['Facebook’s in-app browser on iPhone', 'Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [FBAN/FBIOS;FBDV/iPhone14,5;FBMD/iPhone;FBSN/iOS;FBSV/16.6;FBSS/3;FBID/phone;FBLC/en_US;FBOP/5]', { browser: 'Facebook Mobile', os: 'iOS', device: 'iPhone' }],
+    [
+      'Opera on Windows',
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36 OPR/105.0.0.0',
+      { browser: 'Opera', browserVersion: 105, os: 'Windows' },
+    ],
+    [
+      'Samsung Internet',
+      'Mozilla/5.0 (Linux; Android 13; SM-S908B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36',
+      { browser: 'Samsung Internet', browserVersion: 23, os: 'Android', device: 'Android' },
+    ],
+    [
+      'Chrome on Android',
+      'Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36',
+      { browser: 'Chrome', browserVersion: 120, os: 'Android', device: 'Android' },
+    ],
+    [
+      'Chrome on iPhone',
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/120.0.6099.119 Mobile/15E148 Safari/604.1',
+      { browser: 'Chrome iOS', browserVersion: 120, os: 'iOS', device: 'iPhone' },
+    ],
+    [
+      'Firefox on iPad',
+      'Mozilla/5.0 (iPad; CPU OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) FxiOS/121.0 Mobile/15E148 Safari/605.1.15',
+      { browser: 'Firefox iOS', browserVersion: 121, os: 'iOS', device: 'iPad' },
+    ],
+    [
+      'Chrome on a Chromebook',
+      'Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36',
+      { browser: 'Chrome', browserVersion: 120, os: 'Chrome OS' },
+    ],
+    [
+      'Internet Explorer 11',
+      'Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko',
+      { browser: 'Internet Explorer', browserVersion: 11, os: 'Windows' },
+    ],
+    [
+      'Facebook’s in-app browser on iPhone',
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [FBAN/FBIOS;FBDV/iPhone14,5;FBMD/iPhone;FBSN/iOS;FBSV/16.6;FBSS/3;FBID/phone;FBLC/en_US;FBOP/5]',
+      { browser: 'Facebook Mobile', os: 'iOS', device: 'iPhone' },
+    ],
     ['Googlebot', 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)', {}],
     ['curl', 'curl/8.4.0', {}],
   ];
@@ -88,7 +143,11 @@ describe('requestProperties', () => {
   it('reads the URL, its UTM parameters, the referrer and the User-Agent', () => {
     const properties = requestProperties(
       ALL,
-      info('https://shop.example/pricing?utm_source=news&utm_medium=email&utm_campaign=&utm_source=second&plan=pro', { referer: 'https://www.google.com/search?q=shoes', 'user-agent': CHROME_WINDOWS }, '::ffff:198.51.100.7'),
+      info(
+        'https://shop.example/pricing?utm_source=news&utm_medium=email&utm_campaign=&utm_source=second&plan=pro',
+        { referer: 'https://www.google.com/search?q=shoes', 'user-agent': CHROME_WINDOWS },
+        '::ffff:198.51.100.7',
+      ),
     );
     expect(properties).toEqual({
       ip: '198.51.100.7',
@@ -104,7 +163,12 @@ describe('requestProperties', () => {
   });
 
   it('adds only what the settings name', () => {
-    expect(requestProperties({ ...ALL, ip: false, url: false, referrer: false, userAgent: false }, info('https://a.example/?utm_term=x', { 'user-agent': CHROME_WINDOWS }, '1.2.3.4'))).toEqual({ utm_term: 'x' });
+    expect(
+      requestProperties(
+        { ...ALL, ip: false, url: false, referrer: false, userAgent: false },
+        info('https://a.example/?utm_term=x', { 'user-agent': CHROME_WINDOWS }, '1.2.3.4'),
+      ),
+    ).toEqual({ utm_term: 'x' });
   });
 
   it('adds nothing for a missing, malformed or non-http URL or referrer, and no ip that is not an address', () => {
@@ -125,12 +189,21 @@ describe('requestProperties option', () => {
     expect(normalizeRequestProperties(undefined)).toBeUndefined();
     expect(normalizeRequestProperties(false)).toBeUndefined();
     expect(normalizeRequestProperties(true)).toEqual({ ...ALL, redact: expect.any(Function) });
-    expect(normalizeRequestProperties({ userAgent: true })).toEqual({ ip: false, url: false, referrer: false, utm: false, userAgent: true, redact: expect.any(Function) });
+    expect(normalizeRequestProperties({ userAgent: true })).toEqual({
+      ip: false,
+      url: false,
+      referrer: false,
+      utm: false,
+      userAgent: true,
+      redact: expect.any(Function),
+    });
     expect(normalizeRequestProperties({ ip: false })).toBeUndefined();
   });
 
   it('rejects unknown names with a suggestion, and non-boolean values', () => {
-    expect(() => createTracker({ requestProperties: { userAgnet: true } as never })).toThrow(/`requestProperties.userAgnet` is not an option; did you mean `requestProperties.userAgent`/);
+    expect(() => createTracker({ requestProperties: { userAgnet: true } as never })).toThrow(
+      /`requestProperties.userAgnet` is not an option; did you mean `requestProperties.userAgent`/,
+    );
     expect(() => createTracker({ requestProperties: { ip: 'yes' } as never })).toThrow(ConfigError);
     expect(() => createTracker({ requestProperties: 'all' as never })).toThrow(/requestProperties/);
     expect(() => createTracker({ requestPropertes: true } as never)).toThrow(/did you mean `requestProperties`/);
@@ -138,13 +211,22 @@ describe('requestProperties option', () => {
 });
 
 describe('secrets in URLs are redacted by default', () => {
-  const info = (url: string, referer?: string): RequestInfo => ({ requestUrl: () => url, header: (name) => (name === 'referer' ? referer : undefined), clientIp: () => undefined });
-  const MAGIC = 'https://app.example/login/magic?token=abc123&utm_source=mail&gclid=xyz&email=ada%40example.com&plan=pro&X-Amz-Signature=f00d&author=jane&resetCode=9&state=';
+  const info = (url: string, referer?: string): RequestInfo => ({
+    requestUrl: () => url,
+    header: (name) => (name === 'referer' ? referer : undefined),
+    clientIp: () => undefined,
+  });
+  const MAGIC =
+    'https://app.example/login/magic?token=abc123&utm_source=mail&gclid=xyz&email=ada%40example.com&plan=pro&X-Amz-Signature=f00d&author=jane&resetCode=9&state=';
 
   it('redacts tokens, codes, signatures, e-mail addresses and the like in $current_url and $referrer; keeps utm_*, click ids and the rest', () => {
-    const properties = requestProperties(normalizeRequestProperties({ url: true, referrer: true, utm: true })!, info(MAGIC, 'https://app.example/reset?code=998877&next=%2Fhome'));
+    const properties = requestProperties(
+      normalizeRequestProperties({ url: true, referrer: true, utm: true })!,
+      info(MAGIC, 'https://app.example/reset?code=998877&next=%2Fhome'),
+    );
     expect(properties).toEqual({
-      $current_url: 'https://app.example/login/magic?token=redacted&utm_source=mail&gclid=xyz&email=redacted&plan=pro&X-Amz-Signature=redacted&author=jane&resetCode=redacted&state=',
+      $current_url:
+        'https://app.example/login/magic?token=redacted&utm_source=mail&gclid=xyz&email=redacted&plan=pro&X-Amz-Signature=redacted&author=jane&resetCode=redacted&state=',
       utm_source: 'mail',
       $referrer: 'https://app.example/reset?code=redacted&next=%2Fhome',
       $referring_domain: 'app.example',
@@ -158,7 +240,9 @@ describe('secrets in URLs are redacted by default', () => {
 
   it('takes more names to redact, or false to keep URLs raw; anything else is refused', () => {
     const url = 'https://app.example/join?invite=a1b2&token=t';
-    expect(requestProperties(normalizeRequestProperties({ url: true, redact: ['Invite'] })!, info(url))).toEqual({ $current_url: 'https://app.example/join?invite=redacted&token=redacted' });
+    expect(requestProperties(normalizeRequestProperties({ url: true, redact: ['Invite'] })!, info(url))).toEqual({
+      $current_url: 'https://app.example/join?invite=redacted&token=redacted',
+    });
     expect(requestProperties(normalizeRequestProperties({ url: true, redact: false })!, info(url))).toEqual({ $current_url: url });
     expect(() => createTracker({ requestProperties: { url: true, redact: 'invite' as never } })).toThrow(/requestProperties.redact/);
     expect(() => createTracker({ requestProperties: { url: true, redact: [''] } })).toThrow(ConfigError);
@@ -176,7 +260,9 @@ describe('secrets in URLs are redacted by default', () => {
       });
       await request(application).get('/login/magic?token=abc123&utm_campaign=spring').expect(200);
       await middleware.tracker.flush();
-      expect(stub.events()[0]!.properties.$current_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/login\/magic\?token=redacted&utm_campaign=spring$/);
+      expect(stub.events()[0]!.properties.$current_url).toMatch(
+        /^http:\/\/127\.0\.0\.1:\d+\/login\/magic\?token=redacted&utm_campaign=spring$/,
+      );
     } finally {
       await middleware.tracker.shutdown({ timeoutMs: 1000 });
       await stub.close();
@@ -227,7 +313,14 @@ afterEach(async () => {
 });
 
 function options(extra: TrackerOptions = {}): TrackerOptions {
-  return { apiHost: stub.url, token: 't', flushIntervalMs: 600_000, onError: (error) => errors.push(error), requestProperties: true, ...extra };
+  return {
+    apiHost: stub.url,
+    token: 't',
+    flushIntervalMs: 600_000,
+    onError: (error) => errors.push(error),
+    requestProperties: true,
+    ...extra,
+  };
 }
 
 async function only(tracker: Tracker): Promise<Record<string, unknown>> {
@@ -245,7 +338,10 @@ describe('Express: request properties through real HTTP', () => {
     setup?.(application);
     application.use(middleware);
     application.use((req, res) => {
-      req.track('Viewed Page', req.url.includes('own=1') ? { $current_url: 'https://mine.example/', ip: '192.0.2.1', $browser: 'Mine' } : undefined);
+      req.track(
+        'Viewed Page',
+        req.url.includes('own=1') ? { $current_url: 'https://mine.example/', ip: '192.0.2.1', $browser: 'Mine' } : undefined,
+      );
       res.send('ok');
     });
     return { app: application, tracker: middleware.tracker };
@@ -286,10 +382,17 @@ describe('Express: request properties through real HTTP', () => {
 
   it('sends $current_url and the utm_* parameters; scheme and host from trusted X-Forwarded-* only', async () => {
     const { app: application, tracker } = app();
-    const response = await request(application).get('/pricing?utm_source=news&utm_campaign=spring').set('X-Forwarded-Proto', 'https').set('X-Forwarded-Host', 'evil.example');
+    const response = await request(application)
+      .get('/pricing?utm_source=news&utm_campaign=spring')
+      .set('X-Forwarded-Proto', 'https')
+      .set('X-Forwarded-Host', 'evil.example');
     const port = (response.request as unknown as { url: string }).url.match(/:(\d+)\//)![1];
     const properties = await only(tracker);
-    expect(properties).toMatchObject({ $current_url: `http://127.0.0.1:${port}/pricing?utm_source=news&utm_campaign=spring`, utm_source: 'news', utm_campaign: 'spring' });
+    expect(properties).toMatchObject({
+      $current_url: `http://127.0.0.1:${port}/pricing?utm_source=news&utm_campaign=spring`,
+      utm_source: 'news',
+      utm_campaign: 'spring',
+    });
   });
 
   it('behind a trusted proxy, the URL the browser asked for', async () => {
@@ -319,7 +422,10 @@ describe('Express: request properties through real HTTP', () => {
     await request(application)
       .get('/')
       .set('Referer', 'https://news.example:8443/story?id=1')
-      .set('User-Agent', 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1');
+      .set(
+        'User-Agent',
+        'Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1',
+      );
     expect(await only(tracker)).toMatchObject({
       $referrer: 'https://news.example:8443/story?id=1',
       $referring_domain: 'news.example:8443',
@@ -333,7 +439,13 @@ describe('Express: request properties through real HTTP', () => {
   it('lets the event’s own properties win, and request properties win over superProperties', async () => {
     const { app: application, tracker } = app({ superProperties: { $browser: 'Super', $os: 'Super', team: 'growth' } });
     await request(application).get('/?own=1').set('User-Agent', CHROME_WINDOWS);
-    expect(await only(tracker)).toMatchObject({ $current_url: 'https://mine.example/', ip: '192.0.2.1', $browser: 'Mine', $os: 'Windows', team: 'growth' });
+    expect(await only(tracker)).toMatchObject({
+      $current_url: 'https://mine.example/',
+      ip: '192.0.2.1',
+      $browser: 'Mine',
+      $os: 'Windows',
+      team: 'growth',
+    });
   });
 
   it('adds the properties to identifyUser’s event too', async () => {
@@ -430,7 +542,11 @@ describe('Next: request properties', () => {
     closers.push(() => tracker.shutdown({ timeoutMs: 2000 }));
   });
 
-  function route(adapter: NextAdapterOptions, headers: Record<string, string>, url = 'https://shop.example/api/buy?utm_source=mail'): Promise<Response> {
+  function route(
+    adapter: NextAdapterOptions,
+    headers: Record<string, string>,
+    url = 'https://shop.example/api/buy?utm_source=mail',
+  ): Promise<Response> {
     const { withTracking } = nextTracking(tracker, adapter);
     const handler = withTracking((_request, { tracking }) => {
       tracking.track('Bought');
@@ -441,7 +557,12 @@ describe('Next: request properties', () => {
 
   it('Route Handler: no address from X-Forwarded-For unless trustProxy says proxies are there (ip "0")', async () => {
     await route({}, { 'x-forwarded-for': '203.0.113.9', 'user-agent': CHROME_WINDOWS });
-    expect(await only(tracker)).toMatchObject({ ip: '0', $current_url: 'https://shop.example/api/buy?utm_source=mail', utm_source: 'mail', $browser: 'Chrome' });
+    expect(await only(tracker)).toMatchObject({
+      ip: '0',
+      $current_url: 'https://shop.example/api/buy?utm_source=mail',
+      utm_source: 'mail',
+      $browser: 'Chrome',
+    });
   });
 
   it.each([
@@ -461,13 +582,21 @@ describe('Next: request properties', () => {
 
   it('Server Component: the User-Agent, the referrer and a trusted address; no URL (Next does not give one)', async () => {
     const { getTracking } = nextTracking(tracker, { trustProxy: 1 });
-    const run = runInNextRequest({ phase: 'render', headers: { 'user-agent': CHROME_WINDOWS, referer: 'https://a.example/', 'x-forwarded-for': '203.0.113.4' } }, async () => {
-      (await getTracking()).track('Viewed Pricing');
-    });
+    const run = runInNextRequest(
+      { phase: 'render', headers: { 'user-agent': CHROME_WINDOWS, referer: 'https://a.example/', 'x-forwarded-for': '203.0.113.4' } },
+      async () => {
+        (await getTracking()).track('Viewed Pricing');
+      },
+    );
     await run.result;
     await run.close();
     const properties = await only(tracker);
-    expect(properties).toMatchObject({ ip: '203.0.113.4', $browser: 'Chrome', $referrer: 'https://a.example/', $referring_domain: 'a.example' });
+    expect(properties).toMatchObject({
+      ip: '203.0.113.4',
+      $browser: 'Chrome',
+      $referrer: 'https://a.example/',
+      $referring_domain: 'a.example',
+    });
     expect(properties).not.toHaveProperty('$current_url');
   });
 
@@ -481,14 +610,22 @@ describe('Next: request properties', () => {
         tracking.track('Said Hello');
         res.end('ok');
       });
-      const server = http.createServer((req: IncomingMessage, res: ServerResponse) => void handler(req as NextApiRequest, res as NextApiResponse));
+      const server = http.createServer(
+        (req: IncomingMessage, res: ServerResponse) => void handler(req as NextApiRequest, res as NextApiResponse),
+      );
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const { port } = server.address() as AddressInfo;
-      await fetch(`http://127.0.0.1:${port}/api/hello?utm_content=x`, { headers: { 'x-forwarded-for': '6.6.6.6, 203.0.113.9' } }).then((r) => r.text());
+      await fetch(`http://127.0.0.1:${port}/api/hello?utm_content=x`, { headers: { 'x-forwarded-for': '6.6.6.6, 203.0.113.9' } }).then(
+        (r) => r.text(),
+      );
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await tracker.flush();
       const event = stub.events().at(-1) as MixpanelEvent;
-      expect(event.properties).toMatchObject({ ip: expected, $current_url: `http://127.0.0.1:${port}/api/hello?utm_content=x`, utm_content: 'x' });
+      expect(event.properties).toMatchObject({
+        ip: expected,
+        $current_url: `http://127.0.0.1:${port}/api/hello?utm_content=x`,
+        utm_content: 'x',
+      });
     }
   });
 });

@@ -21,7 +21,12 @@ describe('Tracker.track outside a request', () => {
   it('sends the given device and user ids and leaves distinct_id to Mixpanel', async () => {
     tracker.track('Invoice Paid', { amount: 12 }, { deviceId: 'legacy-device-format-123', userId: 'u-7' });
     await tracker.flush();
-    expect(stub.events()[0]!.properties).toMatchObject({ distinct_id: '', $device_id: 'legacy-device-format-123', $user_id: 'u-7', amount: 12 });
+    expect(stub.events()[0]!.properties).toMatchObject({
+      distinct_id: '',
+      $device_id: 'legacy-device-format-123',
+      $user_id: 'u-7',
+      amount: 12,
+    });
   });
 
   it('drops a placeholder user or device id from the event, reports it, and still sends the event', async () => {

@@ -16,14 +16,25 @@ describe('normalizeUserId', () => {
     expect(normalizeUserId(null)).toBeUndefined();
   });
 
-  it.each(['undefined', 'NULL', 'Anonymous', '0', '-1', 'none', 'N/A', 'false', '[]', '{}', '<nil>', '00000000-0000-0000-0000-000000000000', 'lmy47d'])(
-    'refuses the placeholder %j, case-insensitively',
-    (value) => {
-      const result = normalizeUserId(value);
-      expect(result).toBeInstanceOf(UserIdError);
-      expect((result as UserIdError).code).toBe('IDSTITCH_INVALID_USER_ID');
-    },
-  );
+  it.each([
+    'undefined',
+    'NULL',
+    'Anonymous',
+    '0',
+    '-1',
+    'none',
+    'N/A',
+    'false',
+    '[]',
+    '{}',
+    '<nil>',
+    '00000000-0000-0000-0000-000000000000',
+    'lmy47d',
+  ])('refuses the placeholder %j, case-insensitively', (value) => {
+    const result = normalizeUserId(value);
+    expect(result).toBeInstanceOf(UserIdError);
+    expect((result as UserIdError).code).toBe('IDSTITCH_INVALID_USER_ID');
+  });
 
   it.each([
     ['an empty string', ''],

@@ -21,7 +21,16 @@ import { checkAdapterOptions, sharedTracker } from './options.js';
 import { RouteContext } from './route-context.js';
 import { ServerContext } from './server-context.js';
 import { trackingFor } from './tracking.js';
-import type { NextAdapterOptions, NextGetUserId, NextTracking, NextTrackingOptions, TrackedApiHandler, TrackedRouteHandler, Tracking, UserIdSource } from './types.js';
+import type {
+  NextAdapterOptions,
+  NextGetUserId,
+  NextTracking,
+  NextTrackingOptions,
+  TrackedApiHandler,
+  TrackedRouteHandler,
+  Tracking,
+  UserIdSource,
+} from './types.js';
 
 export { createTracker, type Tracker, type TrackerOptions };
 export type { People } from '../../src/people.js';
@@ -58,7 +67,8 @@ export function nextTracking(optionsOrTracker: NextTrackingOptions | Tracker = {
     if (optionsOrTracker === null || typeof optionsOrTracker !== 'object' || Array.isArray(optionsOrTracker)) {
       throw new ConfigError('options', `must be an object, got ${describe(optionsOrTracker)}`);
     }
-    if (adapterOptions !== undefined) throw new ConfigError('nextTracking', 'takes a second argument only after a Tracker; put these options in the first');
+    if (adapterOptions !== undefined)
+      throw new ConfigError('nextTracking', 'takes a second argument only after a Tracker; put these options in the first');
     const { getUserId, flushAfterResponse, trustProxy, ...trackerOptions } = optionsOrTracker;
     adapter = checkAdapterOptions({ getUserId, flushAfterResponse, trustProxy });
     // A Next consent hook takes the source and may be async: the core awaits it once per request (resolve).
@@ -117,7 +127,8 @@ function places(tracker: Tracker, getUserId: NextGetUserId | undefined, flushAft
     tracker,
 
     withTracking<C = unknown>(handler: TrackedRouteHandler<C>) {
-      if (typeof handler !== 'function') throw new ConfigError('withTracking', `takes your route handler function, got ${describe(handler)}`);
+      if (typeof handler !== 'function')
+        throw new ConfigError('withTracking', `takes your route handler function, got ${describe(handler)}`);
       return async function trackedRouteHandler(request: NextRequest, context: C): Promise<Response> {
         const resolved = await resolve({ type: 'route', request });
         const route = new RouteContext(request, cookie, trustProxy);
@@ -140,7 +151,8 @@ function places(tracker: Tracker, getUserId: NextGetUserId | undefined, flushAft
     actionTracking: () => serverTracking('action'),
 
     withApiTracking(handler: TrackedApiHandler) {
-      if (typeof handler !== 'function') throw new ConfigError('withApiTracking', `takes your API route handler function, got ${describe(handler)}`);
+      if (typeof handler !== 'function')
+        throw new ConfigError('withApiTracking', `takes your API route handler function, got ${describe(handler)}`);
       return async function trackedApiRoute(req: NextApiRequest, res: NextApiResponse): Promise<void> {
         const resolved = await resolve({ type: 'api', req, res });
         const tracking = trackingFor(core.scope(new NodeRequestContext(req, res, forwardedIsSecure, apiClient), { req, resolved }));

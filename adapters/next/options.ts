@@ -20,8 +20,14 @@ export function checkAdapterOptions(options: NextAdapterOptions): NextAdapterOpt
     throw new ConfigError('flushAfterResponse', `must be true or false, got ${describe(options.flushAfterResponse)}`);
   }
   const { trustProxy } = options;
-  if (trustProxy !== undefined && !(typeof trustProxy === 'number' && Number.isInteger(trustProxy) && trustProxy >= 0 && trustProxy <= MAX_TRUSTED_PROXIES)) {
-    throw new ConfigError('trustProxy', `must be the number of proxies in front of Next, an integer 0–${MAX_TRUSTED_PROXIES} (never true: the left-most X-Forwarded-For entry is the client's to write), got ${describe(trustProxy)}`);
+  if (
+    trustProxy !== undefined &&
+    !(typeof trustProxy === 'number' && Number.isInteger(trustProxy) && trustProxy >= 0 && trustProxy <= MAX_TRUSTED_PROXIES)
+  ) {
+    throw new ConfigError(
+      'trustProxy',
+      `must be the number of proxies in front of Next, an integer 0–${MAX_TRUSTED_PROXIES} (never true: the left-most X-Forwarded-For entry is the client's to write), got ${describe(trustProxy)}`,
+    );
   }
   return options;
 }
@@ -38,7 +44,9 @@ export function sharedTracker(options: TrackerOptions): Tracker {
     // the same code, with new function objects each time. So functions count by their source text:
     // those copies share one tracker, while two configurations whose onError (or consent, or
     // logger) differ get one each, and each handler hears only its own tracker's errors.
-    key = JSON.stringify(options, (_name, value: unknown) => (typeof value === 'function' ? `function ${String(value)}` : typeof value === 'bigint' ? `${value}n` : value));
+    key = JSON.stringify(options, (_name, value: unknown) =>
+      typeof value === 'function' ? `function ${String(value)}` : typeof value === 'bigint' ? `${value}n` : value,
+    );
   } catch {
     return createTracker(options); // options JSON cannot describe (a cycle): not shared
   }

@@ -75,10 +75,12 @@ export function withDeviceId(handlerOrOptions?: ProxyHandler | DeviceIdProxyOpti
   const cookie = normalizeCookie(options?.cookie);
   const signer = cookie.secrets ? createWebSigner(cookie.secrets) : undefined;
   const privacy = options?.privacy ?? {};
-  if (privacy === null || typeof privacy !== 'object' || Array.isArray(privacy)) throw new ConfigError('privacy', `must be { gpc?, dnt? }, got ${describe(privacy)}`);
+  if (privacy === null || typeof privacy !== 'object' || Array.isArray(privacy))
+    throw new ConfigError('privacy', `must be { gpc?, dnt? }, got ${describe(privacy)}`);
   rejectUnknown(privacy, ['gpc', 'dnt'], 'privacy.');
   for (const key of ['gpc', 'dnt'] as const) {
-    if (privacy[key] !== undefined && typeof privacy[key] !== 'boolean') throw new ConfigError(`privacy.${key}`, `must be true or false, got ${describe(privacy[key])}`);
+    if (privacy[key] !== undefined && typeof privacy[key] !== 'boolean')
+      throw new ConfigError(`privacy.${key}`, `must be true or false, got ${describe(privacy[key])}`);
   }
   const honourGpc = privacy.gpc ?? true;
   const honourDnt = privacy.dnt ?? false;
@@ -88,7 +90,8 @@ export function withDeviceId(handlerOrOptions?: ProxyHandler | DeviceIdProxyOpti
     const result = (handler ? await handler(request, event) : undefined) ?? undefined; // null and void mean "continue" too
     if (await hasDeviceId(header, cookie, signer)) return result;
     // Opted out: no id is issued, as the tracker issues none (and sends nothing) for such a browser.
-    if ((honourGpc && request.headers.get('sec-gpc')?.trim() === '1') || (honourDnt && request.headers.get('dnt')?.trim() === '1')) return result;
+    if ((honourGpc && request.headers.get('sec-gpc')?.trim() === '1') || (honourDnt && request.headers.get('dnt')?.trim() === '1'))
+      return result;
     const deviceId = newDeviceId();
     return issue(request, result, cookie, signer ? await signer.sign(deviceId) : deviceId);
   };
@@ -162,7 +165,10 @@ function continueWithCookie(response: Response, request: Request, cookie: Normal
       }
       cookieHeader = request.headers.get('cookie');
     } else {
-      names = listed.split(',').map((name) => name.trim()).filter((name) => name !== '');
+      names = listed
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== '');
       cookieHeader = names.includes('cookie') ? headers.get(REQUEST_HEADER + 'cookie') : null;
     }
     if (!names.includes('cookie')) names.push('cookie');

@@ -56,7 +56,19 @@ function control(pid: number, ...args: string[]): void {
 
 async function measure(variant: string, sinkUrl: string, pool: readonly string[]): Promise<number> {
   const out = join(tmpdir(), `idstitch-callgrind.${process.pid}.${variant}`);
-  const valgrind = ['valgrind', '--tool=callgrind', '--instr-atstart=no', '--cache-sim=no', `--callgrind-out-file=${out}`, process.execPath, '--import', TSX, SERVER, variant, sinkUrl];
+  const valgrind = [
+    'valgrind',
+    '--tool=callgrind',
+    '--instr-atstart=no',
+    '--cache-sim=no',
+    `--callgrind-out-file=${out}`,
+    process.execPath,
+    '--import',
+    TSX,
+    SERVER,
+    variant,
+    sinkUrl,
+  ];
   const command = canPin() ? ['taskset', '-a', '-c', '0', ...valgrind] : valgrind;
   const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
@@ -85,7 +97,8 @@ async function measure(variant: string, sinkUrl: string, pool: readonly string[]
     return total / MEASURED;
   } finally {
     child.kill('SIGKILL');
-    for (const file of readdirSync(dirname(out)).filter((name) => name.startsWith(basename(out)))) rmSync(join(dirname(out), file), { force: true });
+    for (const file of readdirSync(dirname(out)).filter((name) => name.startsWith(basename(out))))
+      rmSync(join(dirname(out), file), { force: true });
   }
 }
 
@@ -111,11 +124,18 @@ async function main(): Promise<void> {
   } finally {
     await sink.stop();
   }
-  console.log(`\nExpress 5 hello-world under callgrind: instructions per request over ${num(MEASURED)} requests after ${num(WARMUP)} of warm-up${smoke ? ' (smoke: too few to mean much)' : ''}`);
+  console.log(
+    `\nExpress 5 hello-world under callgrind: instructions per request over ${num(MEASURED)} requests after ${num(WARMUP)} of warm-up${smoke ? ' (smoke: too few to mean much)' : ''}`,
+  );
   console.log(
     table(
       ['variant', 'instructions/request', '− bare', '÷ floor'],
-      INSTRUCTION_VARIANTS.map((variant) => [variant, num(counts[variant]!), variant === 'bare' ? '' : num(counts[variant]! - counts.bare!), times(counts[variant]! / counts.floor!)]),
+      INSTRUCTION_VARIANTS.map((variant) => [
+        variant,
+        num(counts[variant]!),
+        variant === 'bare' ? '' : num(counts[variant]! - counts.bare!),
+        times(counts[variant]! / counts.floor!),
+      ]),
     ),
   );
 }

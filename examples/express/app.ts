@@ -63,7 +63,10 @@ export function createApp(options: ExampleAppOptions = {}): ExampleApp {
   app.disable('x-powered-by');
   app.use((_req: Request, res: Response, next: NextFunction) => {
     // No scripts anywhere: a strict policy costs nothing and contains any escaping mistake.
-    res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
+    res.setHeader(
+      'content-security-policy',
+      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    );
     res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('referrer-policy', 'same-origin');
     next();
@@ -95,13 +98,28 @@ export function createApp(options: ExampleAppOptions = {}): ExampleApp {
   app.post('/signup', form, async (req, res) => {
     const { name, email, password } = fields(req, ['name', 'email', 'password']);
     const state = { name, email };
-    if (!name.trim() || name.length > 80) return void res.status(400).type('html').send(signupPage(context(req), { ...state, error: 'Please give a name of at most 80 characters.' }));
-    if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 200) return void res.status(400).type('html').send(signupPage(context(req), { ...state, error: 'Please give a valid e-mail address.' }));
+    if (!name.trim() || name.length > 80)
+      return void res
+        .status(400)
+        .type('html')
+        .send(signupPage(context(req), { ...state, error: 'Please give a name of at most 80 characters.' }));
+    if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 200)
+      return void res
+        .status(400)
+        .type('html')
+        .send(signupPage(context(req), { ...state, error: 'Please give a valid e-mail address.' }));
     if (password.length < MIN_PASSWORD_LENGTH || password.length > 200) {
-      return void res.status(400).type('html').send(signupPage(context(req), { ...state, error: `The password needs ${MIN_PASSWORD_LENGTH} to 200 characters.` }));
+      return void res
+        .status(400)
+        .type('html')
+        .send(signupPage(context(req), { ...state, error: `The password needs ${MIN_PASSWORD_LENGTH} to 200 characters.` }));
     }
     const user = await users.create(email, name.trim(), password);
-    if (!user) return void res.status(409).type('html').send(signupPage(context(req), { ...state, error: 'An account with this e-mail exists: log in instead.' }));
+    if (!user)
+      return void res
+        .status(409)
+        .type('html')
+        .send(signupPage(context(req), { ...state, error: 'An account with this e-mail exists: log in instead.' }));
     // Still anonymous here: idstitch holds this profile update until signIn identifies the user, then
     // sends it to the user's profile (never a $device: one).
     req.people.set({ $name: user.name, plan: 'free' });
@@ -117,7 +135,11 @@ export function createApp(options: ExampleAppOptions = {}): ExampleApp {
   app.post('/login', form, async (req, res) => {
     const { email, password } = fields(req, ['email', 'password']);
     const user = await users.verify(email, password);
-    if (!user) return void res.status(401).type('html').send(loginPage(context(req), { email, error: 'Unknown e-mail or wrong password.' }));
+    if (!user)
+      return void res
+        .status(401)
+        .type('html')
+        .send(loginPage(context(req), { email, error: 'Unknown e-mail or wrong password.' }));
     signIn(req, res, user);
     req.track('Logged In', { method: 'email' });
     res.redirect(303, '/whoami');

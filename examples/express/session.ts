@@ -22,7 +22,15 @@ export function createSession(secret: string | Buffer = randomBytes(32)): Sessio
   const cookie = (res: ServerResponse, value: string, secure: boolean, expire = false): void => {
     // A browser-session cookie: HttpOnly (scripts never see it), SameSite=Lax (not sent on cross-site POSTs).
     // Expiring sets both Max-Age=0 and a past Expires, which every client honours.
-    const line = stringifySetCookie({ name: SESSION_COOKIE, value, path: '/', httpOnly: true, sameSite: 'lax', secure, ...(expire ? { maxAge: 0, expires: new Date(0) } : {}) });
+    const line = stringifySetCookie({
+      name: SESSION_COOKIE,
+      value,
+      path: '/',
+      httpOnly: true,
+      sameSite: 'lax',
+      secure,
+      ...(expire ? { maxAge: 0, expires: new Date(0) } : {}),
+    });
     const previous = res.getHeader('set-cookie');
     res.setHeader('set-cookie', previous === undefined ? [line] : [...([] as string[]).concat(previous as string | string[]), line]);
   };

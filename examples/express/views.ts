@@ -13,7 +13,12 @@ export interface Framework {
   userSource: string;
 }
 
-export const EXPRESS: Framework = { name: 'Express', identityCall: 'identityOf(req)', subpath: 'idstitch/express', userSource: 'req.user.id' };
+export const EXPRESS: Framework = {
+  name: 'Express',
+  identityCall: 'identityOf(req)',
+  subpath: 'idstitch/express',
+  userSource: 'req.user.id',
+};
 
 export interface PageContext {
   user: User | undefined;
@@ -51,9 +56,11 @@ export function layout(title: string, context: PageContext, body: SafeHtml): str
 <header>
   <strong>Acme (idstitch example)</strong>
   <a href="/">Home</a> <a href="/pricing">Pricing</a> <a href="/whoami">Who am I</a>
-  ${user
-    ? html`<form method="post" action="/logout"><button type="submit" id="logout">Log out</button></form>`
-    : html`<a href="/signup">Sign up</a> <a href="/login">Log in</a>`}
+  ${
+    user
+      ? html`<form method="post" action="/logout"><button type="submit" id="logout">Log out</button></form>`
+      : html`<a href="/signup">Sign up</a> <a href="/login">Log in</a>`
+  }
   ${collectorUrl && html`<a href="${collectorUrl}/" target="_blank" rel="noopener">Collector ↗</a>`}
   <span class="who">${user ? html`Signed in as ${user.name} (<code>${user.id}</code>)` : 'Anonymous visitor'}</span>
 </header>
@@ -66,7 +73,9 @@ ${body}
 }
 
 export function homePage(context: PageContext): string {
-  const recorder = context.collectorUrl ? html`the <a href="${context.collectorUrl}/" target="_blank" rel="noopener">local collector</a>` : 'your Mixpanel project';
+  const recorder = context.collectorUrl
+    ? html`the <a href="${context.collectorUrl}/" target="_blank" rel="noopener">local collector</a>`
+    : 'your Mixpanel project';
   return layout(
     'Home',
     context,

@@ -36,7 +36,11 @@ export function createApp(options: ExampleAppOptions = {}): ExampleApp {
   const session = createSession(options.sessionSecret);
   const middleware = tracking(exampleTrackerOptions(options));
   const app = new Koa();
-  const context = (ctx: Context): PageContext => ({ user: ctx.state.user as User | undefined, collectorUrl: options.collectorUrl, framework: KOA });
+  const context = (ctx: Context): PageContext => ({
+    user: ctx.state.user as User | undefined,
+    collectorUrl: options.collectorUrl,
+    framework: KOA,
+  });
   const page = (ctx: Context, html: string, status = 200): void => {
     ctx.status = status;
     ctx.type = 'html';
@@ -46,7 +50,8 @@ export function createApp(options: ExampleAppOptions = {}): ExampleApp {
   app.use(async (ctx, next) => {
     // No scripts anywhere: a strict policy costs nothing and contains any escaping mistake.
     ctx.set({
-      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+      'content-security-policy':
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
       'x-content-type-options': 'nosniff',
       'referrer-policy': 'same-origin',
     });
@@ -84,13 +89,20 @@ export function createApp(options: ExampleAppOptions = {}): ExampleApp {
     'POST /signup': async (ctx) => {
       const { name, email, password } = await formFields(ctx, ['name', 'email', 'password']);
       const state = { name, email };
-      if (!name.trim() || name.length > 80) return page(ctx, signupPage(context(ctx), { ...state, error: 'Please give a name of at most 80 characters.' }), 400);
-      if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 200) return page(ctx, signupPage(context(ctx), { ...state, error: 'Please give a valid e-mail address.' }), 400);
+      if (!name.trim() || name.length > 80)
+        return page(ctx, signupPage(context(ctx), { ...state, error: 'Please give a name of at most 80 characters.' }), 400);
+      if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 200)
+        return page(ctx, signupPage(context(ctx), { ...state, error: 'Please give a valid e-mail address.' }), 400);
       if (password.length < MIN_PASSWORD_LENGTH || password.length > 200) {
-        return page(ctx, signupPage(context(ctx), { ...state, error: `The password needs ${MIN_PASSWORD_LENGTH} to 200 characters.` }), 400);
+        return page(
+          ctx,
+          signupPage(context(ctx), { ...state, error: `The password needs ${MIN_PASSWORD_LENGTH} to 200 characters.` }),
+          400,
+        );
       }
       const user = await users.create(email, name.trim(), password);
-      if (!user) return page(ctx, signupPage(context(ctx), { ...state, error: 'An account with this e-mail exists: log in instead.' }), 409);
+      if (!user)
+        return page(ctx, signupPage(context(ctx), { ...state, error: 'An account with this e-mail exists: log in instead.' }), 409);
       // Still anonymous: held until signIn identifies the user, then sent to their profile.
       ctx.people.set({ $name: user.name, plan: 'free' });
       signIn(ctx, user);

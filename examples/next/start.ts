@@ -28,7 +28,12 @@ async function main(): Promise<void> {
   const collector = await startLocalCollector();
   // The app reads these when its tracker starts (examples/next/lib/tracking.ts); nothing leaves this machine.
   // NEXT_MANUAL_SIG_HANDLE: instrumentation.ts flushes the tracker on SIGTERM, then exits.
-  const env = { ...process.env, IDSTITCH_API_HOST: collector.url, NEXT_TELEMETRY_DISABLED: '1', NEXT_MANUAL_SIG_HANDLE: 'true' } as NodeJS.ProcessEnv;
+  const env = {
+    ...process.env,
+    IDSTITCH_API_HOST: collector.url,
+    NEXT_TELEMETRY_DISABLED: '1',
+    NEXT_MANUAL_SIG_HANDLE: 'true',
+  } as NodeJS.ProcessEnv;
   console.log(`Collector:    ${collector.url}/   (what Mixpanel would make of the events)`);
 
   if (!dev) {

@@ -78,7 +78,9 @@ export class Labels {
 
   /** `$device:<raw>` → `$device:D1`; a user id → `U1`. */
   distinctId(distinctId: string): string {
-    return distinctId.startsWith(DEVICE_PREFIX) ? DEVICE_PREFIX + this.device(distinctId.slice(DEVICE_PREFIX.length)) : this.user(distinctId);
+    return distinctId.startsWith(DEVICE_PREFIX)
+      ? DEVICE_PREFIX + this.device(distinctId.slice(DEVICE_PREFIX.length))
+      : this.user(distinctId);
   }
 
   /** Devices first, then users, each in order. */
@@ -113,7 +115,12 @@ export class FlowTables {
    * One table. `events` is everything these people sent so far, in time order; the ones not shown
    * before are the events of this stage's steps, matched to `steps` in order.
    */
-  stage(title: string, events: readonly FeedEvent[], state: IdentityState, steps: readonly StepNotes[]): { stage: DemoStage; corrections: Array<Omit<DemoCorrection, 'stage'>> } {
+  stage(
+    title: string,
+    events: readonly FeedEvent[],
+    state: IdentityState,
+    steps: readonly StepNotes[],
+  ): { stage: DemoStage; corrections: Array<Omit<DemoCorrection, 'stage'>> } {
     const fresh = events.filter((event) => !this.#shown.has(keyOf(event)));
     if (fresh.length !== steps.length) {
       throw new Error(`stage "${title}": the collector shows ${fresh.length} new events, the flow sent ${steps.length}`);
@@ -139,7 +146,10 @@ export class FlowTables {
           linked.add(event.device_id);
           let note = `Links ${device} ⇒ ${user}`;
           if (step) {
-            const members = state.devicesOf(event.user_id).map((id) => this.labels.device(id)).sort(byNumber);
+            const members = state
+              .devicesOf(event.user_id)
+              .map((id) => this.labels.device(id))
+              .sort(byNumber);
             note += `, ${listing([...members, user!])} are inside one ID cluster`;
             if (step.guide !== undefined && step.guide !== note) {
               corrections.push({ event: index + 1, guide: step.guide, collector: note, why: step.whyGuideDiffers ?? '' });
@@ -149,7 +159,16 @@ export class FlowTables {
         }
       }
       const distinctId = original === resolved ? original : `${original} ⇒ ${resolved}`;
-      return { event: index + 1, name: event.event, deviceId: device, userId: user, distinctId, original, resolved, notes: notes.join('; ') };
+      return {
+        event: index + 1,
+        name: event.event,
+        deviceId: device,
+        userId: user,
+        distinctId,
+        original,
+        resolved,
+        notes: notes.join('; '),
+      };
     });
     for (const event of events) this.#shown.set(keyOf(event), event.distinct_id);
     return { stage: { title, rows }, corrections };
@@ -159,9 +178,13 @@ export class FlowTables {
   clusters(users: readonly string[], devices: readonly string[], state: IdentityState): DemoFlow['clusters'] {
     const clusters: Array<{ user: string | null; devices: string[] }> = users.map((user) => ({
       user: this.labels.user(user),
-      devices: state.devicesOf(user).map((id) => this.labels.device(id)).sort(byNumber),
+      devices: state
+        .devicesOf(user)
+        .map((id) => this.labels.device(id))
+        .sort(byNumber),
     }));
-    for (const device of devices) if (state.userOfDevice(device) === null) clusters.push({ user: null, devices: [this.labels.device(device)] });
+    for (const device of devices)
+      if (state.userOfDevice(device) === null) clusters.push({ user: null, devices: [this.labels.device(device)] });
     return clusters;
   }
 }
@@ -185,7 +208,12 @@ export function formatDemo(flows: readonly DemoFlow[]): string {
     });
     const clusters = flow.clusters.map((c) => `{${[...c.devices, ...(c.user === null ? [] : [c.user])].join(', ')}}`);
     out.push(`ID clusters now: ${clusters.join('  ')}`);
-    out.push(`Ids: ${Object.entries(flow.legend).map(([label, id]) => `${label} = ${id}`).join(', ')}`, '');
+    out.push(
+      `Ids: ${Object.entries(flow.legend)
+        .map(([label, id]) => `${label} = ${id}`)
+        .join(', ')}`,
+      '',
+    );
     for (const correction of flow.corrections) {
       out.push(`Note: the guide's note on event ${correction.event} reads "${correction.guide}".`);
       out.push(`  The collector: "${correction.collector}".`);

@@ -36,7 +36,11 @@ const FLOWS: readonly Flow[] = [
     title: 'New user signup',
     people: 'alice',
     stages: [
-      { title: 'A visitor lands on a new device and looks around: events carry only $device_id.', browser: 'laptop', steps: [{ visit: '/' }, { visit: '/pricing' }] },
+      {
+        title: 'A visitor lands on a new device and looks around: events carry only $device_id.',
+        browser: 'laptop',
+        steps: [{ visit: '/' }, { visit: '/pricing' }],
+      },
       {
         title: "The visitor signs up; the app calls identifyUser(req, 'alice'), which sends one event with both ids.",
         browser: 'laptop',
@@ -48,7 +52,11 @@ const FLOWS: readonly Flow[] = [
     title: 'Returning user',
     people: 'alice',
     stages: [
-      { title: 'The same person comes back on a new device and has not logged in yet.', browser: 'phone', steps: [{ visit: '/', note: 'New device {device}' }, { visit: '/pricing' }] },
+      {
+        title: 'The same person comes back on a new device and has not logged in yet.',
+        browser: 'phone',
+        steps: [{ visit: '/', note: 'New device {device}' }, { visit: '/pricing' }],
+      },
       {
         title: "They log in; identifyUser(req, 'alice') links the new device to the same user.",
         browser: 'phone',
@@ -61,7 +69,11 @@ const FLOWS: readonly Flow[] = [
     people: 'shared device',
     stages: [
       { title: 'A first person starts using a new device.', browser: 'shared', steps: [{ visit: '/' }] },
-      { title: "They log in: identifyUser(req, 'bob').", browser: 'shared', steps: [{ login: 'bob', guide: 'Links D1 ⇒ U1, D1 and U1 are inside one ID cluster' }] },
+      {
+        title: "They log in: identifyUser(req, 'bob').",
+        browser: 'shared',
+        steps: [{ login: 'bob', guide: 'Links D1 ⇒ U1, D1 and U1 are inside one ID cluster' }],
+      },
       {
         title: 'They log out: resetUser(req) gives the browser a new device id. A second person browses with it.',
         browser: 'shared',
@@ -139,7 +151,13 @@ export async function runDemo(collector: Collector): Promise<DemoFlow[]> {
         stages.push(table.stage);
         corrections.push(...table.corrections.map((correction) => ({ ...correction, stage: stages.length - 1 })));
       }
-      flows.push({ title: flow.title, stages, clusters: tables.clusters(users, devices, state!), corrections, legend: tables.labels.legend() });
+      flows.push({
+        title: flow.title,
+        stages,
+        clusters: tables.clusters(users, devices, state!),
+        corrections,
+        legend: tables.labels.legend(),
+      });
     }
     return flows;
   } finally {
@@ -195,7 +213,12 @@ class Browser {
   }
 
   async perform(step: Step): Promise<void> {
-    const [method, path] = 'visit' in step ? ['GET', step.visit] : 'login' in step ? ['POST', `/login?user=${encodeURIComponent(step.login)}`] : ['POST', '/logout'];
+    const [method, path] =
+      'visit' in step
+        ? ['GET', step.visit]
+        : 'login' in step
+          ? ['POST', `/login?user=${encodeURIComponent(step.login)}`]
+          : ['POST', '/logout'];
     const cookie = [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; ');
     const response = await fetch(this.base + path, { method, headers: cookie ? { cookie } : {} });
     await response.text();
@@ -213,7 +236,8 @@ class Browser {
 /** Reads the collector back through its query API, as a user of the collector would. */
 function collectorApi(collector: Collector) {
   const token = collector.config.token;
-  const headers: Record<string, string> = token === undefined ? {} : { authorization: 'Basic ' + Buffer.from(`${token}:`).toString('base64') };
+  const headers: Record<string, string> =
+    token === undefined ? {} : { authorization: 'Basic ' + Buffer.from(`${token}:`).toString('base64') };
   async function get<T>(path: string): Promise<T | undefined> {
     const response = await fetch(collector.url + path, { headers });
     if (response.status === 404) return (await response.text(), undefined);
@@ -232,7 +256,8 @@ function collectorApi(collector: Collector) {
     },
     async state(devices: readonly string[], users: readonly string[]): Promise<IdentityState> {
       const owner = new Map<string, string | null>();
-      for (const device of devices) owner.set(device, (await get<IdentityView>(`/api/identity/${encodeURIComponent(DEVICE_PREFIX + device)}`))?.user_id ?? null);
+      for (const device of devices)
+        owner.set(device, (await get<IdentityView>(`/api/identity/${encodeURIComponent(DEVICE_PREFIX + device)}`))?.user_id ?? null);
       const members = new Map<string, readonly string[]>();
       for (const user of users) members.set(user, (await get<IdentityView>(`/api/identity/${encodeURIComponent(user)}`))?.device_ids ?? []);
       return { userOfDevice: (device) => owner.get(device) ?? null, devicesOf: (user) => members.get(user) ?? [] };

@@ -79,7 +79,9 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (!Object.hasOwn(COMMANDS, first)) {
-    throw new UsageError(first.startsWith('-') ? `unknown option '${first}'` : `unknown command '${first}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
+    throw new UsageError(
+      first.startsWith('-') ? `unknown option '${first}'` : `unknown command '${first}' (commands: ${Object.keys(COMMANDS).join(', ')})`,
+    );
   }
   const command = first as Command;
   const values = parse(command, rest);
@@ -122,7 +124,9 @@ async function main(argv: readonly string[]): Promise<number> {
     await collector.close();
     return 0;
   }
-  process.stdout.write(`The demo's collector is still running: open ${collector.url}/ to see these users, their clusters and feeds. Ctrl+C to stop.\n`);
+  process.stdout.write(
+    `The demo's collector is still running: open ${collector.url}/ to see these users, their clusters and feeds. Ctrl+C to stop.\n`,
+  );
   await stopOnSignal(collector);
   return 0;
 }
@@ -147,7 +151,9 @@ function parse(command: Command, args: readonly string[]): Values {
   const { tokens } = parseArgs({ args: [...args], options, strict: false, allowPositionals: true, tokens: true });
   for (const token of tokens) {
     if (token.kind === 'option' && !Object.hasOwn(options, token.name)) {
-      const known = Object.keys(options).map((name) => `--${name}`).join(', ');
+      const known = Object.keys(options)
+        .map((name) => `--${name}`)
+        .join(', ');
       throw new UsageError(`unknown option '${token.rawName}' for 'idstitch ${command}' (it takes ${known})`);
     }
     if (token.kind === 'positional') throw new UsageError(`unexpected argument '${token.value}' for 'idstitch ${command}'`);
@@ -156,7 +162,8 @@ function parse(command: Command, args: readonly string[]): Values {
     // Every option is a string or a boolean, as declared in COMMANDS.
     return parseArgs({ args: [...args], options, strict: true, allowPositionals: false }).values as Values;
   } catch (error) {
-    if (typeof (error as { code?: unknown }).code === 'string' && (error as { code: string }).code.startsWith('ERR_PARSE_ARGS_')) throw new UsageError((error as Error).message);
+    if (typeof (error as { code?: unknown }).code === 'string' && (error as { code: string }).code.startsWith('ERR_PARSE_ARGS_'))
+      throw new UsageError((error as Error).message);
     throw error;
   }
 }
@@ -175,17 +182,28 @@ function readPort(value: string | undefined, fallback: number): number {
 async function doctor(values: Values): Promise<number> {
   const given = (['db', 'ndjson', 'url'] as const).filter((key) => values[key] !== undefined);
   if (given.length > 1) throw new UsageError(`give one source: ${given.map((key) => `--${key}`).join(' and ')} were both given`);
-  if (values.token !== undefined && values.url === undefined) throw new UsageError('--token is for --url (a collector started with --token)');
+  if (values.token !== undefined && values.url === undefined)
+    throw new UsageError('--token is for --url (a collector started with --token)');
   for (const key of given) if (values[key] === '') throw new UsageError(`--${key} must not be empty`);
-  if (values.url !== undefined && !/^https?:\/\/[^/]/.test(values.url)) throw new UsageError(`--url must be the collector's http:// address, got '${values.url}'`);
+  if (values.url !== undefined && !/^https?:\/\/[^/]/.test(values.url))
+    throw new UsageError(`--url must be the collector's http:// address, got '${values.url}'`);
   const examples = values.examples === undefined ? DOCTOR_DEFAULTS.examples : Number(values.examples);
   if (values.examples !== undefined && (!/^\d+$/.test(values.examples) || examples > MAX_EXAMPLES)) {
     throw new UsageError(`--examples must be an integer from 0 to ${MAX_EXAMPLES}, got '${values.examples}'`);
   }
 
   if (given.length === 0 && !existsSync(DEFAULT_DB)) throw new UsageError(await noDefaultDatabase());
-  const [{ runDoctor }, { DoctorError }, { formatDoctorReport }] = await Promise.all([import('../collector/doctor.js'), import('../doctor/errors.js'), import('../doctor/format.js')]);
-  const source = values.url !== undefined ? { url: values.url, token: values.token } : values.ndjson !== undefined ? { ndjson: values.ndjson } : { db: values.db ?? DEFAULT_DB };
+  const [{ runDoctor }, { DoctorError }, { formatDoctorReport }] = await Promise.all([
+    import('../collector/doctor.js'),
+    import('../doctor/errors.js'),
+    import('../doctor/format.js'),
+  ]);
+  const source =
+    values.url !== undefined
+      ? { url: values.url, token: values.token }
+      : values.ndjson !== undefined
+        ? { ndjson: values.ndjson }
+        : { db: values.db ?? DEFAULT_DB };
   let report;
   try {
     report = await runDoctor(source, { examples });
@@ -224,7 +242,10 @@ async function noDefaultDatabase(): Promise<string> {
 function missingSqlite(error: unknown): Error | undefined {
   const code = (error as { code?: unknown }).code;
   if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((error as Error).message).includes('better-sqlite3')) {
-    return new Error('the collector stores events with better-sqlite3, an optional peer dependency: npm install better-sqlite3@12 (13 needs Node 22)', { cause: error });
+    return new Error(
+      'the collector stores events with better-sqlite3, an optional peer dependency: npm install better-sqlite3@12 (13 needs Node 22)',
+      { cause: error },
+    );
   }
   return undefined;
 }
@@ -237,7 +258,8 @@ async function start(options: CollectorOptions): Promise<Collector> {
     const code = (error as { code?: unknown }).code;
     const missing = missingSqlite(error);
     if (missing) throw missing;
-    if (code === 'EADDRINUSE') throw new Error(`${options?.host}:${options?.port} is in use; pick another port with --port (0 picks a free one)`, { cause: error });
+    if (code === 'EADDRINUSE')
+      throw new Error(`${options?.host}:${options?.port} is in use; pick another port with --port (0 picks a free one)`, { cause: error });
     if (code === 'EADDRNOTAVAIL') throw new Error(`cannot bind to ${options?.host}: no such local address`, { cause: error });
     if (error instanceof IdstitchError) throw new UsageError(error.message);
     throw error;

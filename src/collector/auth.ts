@@ -23,9 +23,19 @@ export function basicCredentials(header: string | undefined): { username: string
  * token or the secret, because mixpanel-node refuses `secret` and service accounts over plain HTTP, which
  * leaves `key` as its only way to authenticate `/import` against a local collector.
  */
-export function isAuthorized(config: CollectorConfig, header: string | undefined, projectId: string | null, requireProjectId = true, apiKey: string | null = null): boolean {
+export function isAuthorized(
+  config: CollectorConfig,
+  header: string | undefined,
+  projectId: string | null,
+  requireProjectId = true,
+  apiKey: string | null = null,
+): boolean {
   if (!config.authRequired) return true;
-  if (apiKey !== null && ((config.token !== undefined && same(apiKey, config.token)) || (config.secret !== undefined && same(apiKey, config.secret)))) return true;
+  if (
+    apiKey !== null &&
+    ((config.token !== undefined && same(apiKey, config.token)) || (config.secret !== undefined && same(apiKey, config.secret)))
+  )
+    return true;
   const credentials = basicCredentials(header);
   if (!credentials) return false;
   const { username, password } = credentials;

@@ -17,29 +17,37 @@ export interface ClosableInput extends DoctorInput {
  * which no check reads; profiles follow, once the events are done (one statement at a time per connection).
  */
 export function readCollectorDatabase(path: string): ClosableInput {
-  if (!existsSync(path)) throw new DoctorError('IDSTITCH_DOCTOR_UNREADABLE', `${path}: no such file (the collector's --db, default ./idstitch.sqlite)`);
+  if (!existsSync(path))
+    throw new DoctorError('IDSTITCH_DOCTOR_UNREADABLE', `${path}: no such file (the collector's --db, default ./idstitch.sqlite)`);
   let db: Database.Database;
   let events: Database.Statement<[], DoctorEvent>;
   let profiles: Database.Statement<[], { distinctId: string; properties: string }>;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
   } catch (error) {
-    throw new DoctorError('IDSTITCH_DOCTOR_UNREADABLE', `${path}: cannot open it as a SQLite database (${(error as Error).message})`, { cause: error });
+    throw new DoctorError('IDSTITCH_DOCTOR_UNREADABLE', `${path}: cannot open it as a SQLite database (${(error as Error).message})`, {
+      cause: error,
+    });
   }
   try {
     // Columns, not the schema version: any store with these columns can be read, and a wrong file says so plainly.
-    events = db.prepare('SELECT event, time, insert_id AS insertId, device_id AS deviceId, user_id AS userId, distinct_id AS distinctId FROM events ORDER BY seq');
+    events = db.prepare(
+      'SELECT event, time, insert_id AS insertId, device_id AS deviceId, user_id AS userId, distinct_id AS distinctId FROM events ORDER BY seq',
+    );
     profiles = db.prepare('SELECT distinct_id AS distinctId, properties FROM profiles');
   } catch (error) {
     db.close();
-    throw new DoctorError('IDSTITCH_DOCTOR_UNREADABLE', `${path} is not an idstitch collector database (${(error as Error).message})`, { cause: error });
+    throw new DoctorError('IDSTITCH_DOCTOR_UNREADABLE', `${path} is not an idstitch collector database (${(error as Error).message})`, {
+      cause: error,
+    });
   }
   return {
     description: `collector database ${path}`,
     events: { [Symbol.iterator]: () => events.iterate() },
     profiles: {
       *[Symbol.iterator]() {
-        for (const row of profiles.iterate()) yield { distinctId: row.distinctId, properties: JSON.parse(row.properties) as Record<string, unknown> };
+        for (const row of profiles.iterate())
+          yield { distinctId: row.distinctId, properties: JSON.parse(row.properties) as Record<string, unknown> };
       },
     },
     skipped: 0,

@@ -35,20 +35,39 @@ const SOURCE_KEYS = ['db', 'ndjson', 'url', 'collector', 'records'] as const;
  */
 export async function runDoctor(source: DoctorSource, options: DoctorOptions = {}): Promise<DoctorReport> {
   const examples = examplesOf(options);
-  const given = source !== null && typeof source === 'object' ? SOURCE_KEYS.filter((key) => (source as Record<string, unknown>)[key] !== undefined) : [];
+  const given =
+    source !== null && typeof source === 'object'
+      ? SOURCE_KEYS.filter((key) => (source as Record<string, unknown>)[key] !== undefined)
+      : [];
   if (given.length !== 1) {
-    throw new DoctorError('IDSTITCH_DOCTOR_INVALID_ARGUMENT', `give runDoctor exactly one source of ${SOURCE_KEYS.join(', ')}${given.length > 1 ? ` (got ${given.join(' and ')})` : ''}`);
+    throw new DoctorError(
+      'IDSTITCH_DOCTOR_INVALID_ARGUMENT',
+      `give runDoctor exactly one source of ${SOURCE_KEYS.join(', ')}${given.length > 1 ? ` (got ${given.join(' and ')})` : ''}`,
+    );
   }
-  const any = source as { db?: unknown; ndjson?: unknown; url?: unknown; token?: unknown; collector?: Pick<Collector, 'store' | 'config'>; records?: unknown };
+  const any = source as {
+    db?: unknown;
+    ndjson?: unknown;
+    url?: unknown;
+    token?: unknown;
+    collector?: Pick<Collector, 'store' | 'config'>;
+    records?: unknown;
+  };
   switch (given[0]!) {
     case 'url': {
-      if (typeof any.url !== 'string' || !/^https?:\/\/[^/]/.test(any.url)) throw new DoctorError('IDSTITCH_DOCTOR_INVALID_ARGUMENT', `url must be a collector's http(s) address, got ${JSON.stringify(any.url)}`);
-      if (any.token !== undefined && typeof any.token !== 'string') throw new DoctorError('IDSTITCH_DOCTOR_INVALID_ARGUMENT', 'token must be a string');
+      if (typeof any.url !== 'string' || !/^https?:\/\/[^/]/.test(any.url))
+        throw new DoctorError(
+          'IDSTITCH_DOCTOR_INVALID_ARGUMENT',
+          `url must be a collector's http(s) address, got ${JSON.stringify(any.url)}`,
+        );
+      if (any.token !== undefined && typeof any.token !== 'string')
+        throw new DoctorError('IDSTITCH_DOCTOR_INVALID_ARGUMENT', 'token must be a string');
       return fetchReport(any.url, any.token, examples);
     }
     case 'records': {
       const records = any.records as Iterable<unknown>;
-      if (typeof records[Symbol.iterator] !== 'function') throw new DoctorError('IDSTITCH_DOCTOR_INVALID_ARGUMENT', 'records must be iterable (an array of export lines)');
+      if (typeof records[Symbol.iterator] !== 'function')
+        throw new DoctorError('IDSTITCH_DOCTOR_INVALID_ARGUMENT', 'records must be iterable (an array of export lines)');
       return diagnose(readRecords(records, 'records'), examples);
     }
     case 'ndjson':
@@ -56,7 +75,10 @@ export async function runDoctor(source: DoctorSource, options: DoctorOptions = {
     default: {
       // better-sqlite3 is an optional peer: only the collector sources load it.
       const { readCollectorDatabase, readCollectorStore } = await import('./doctor-source.js');
-      const input = any.db !== undefined ? readCollectorDatabase(path(any.db, 'db')) : readCollectorStore(any.collector!.store, any.collector!.config.storage);
+      const input =
+        any.db !== undefined
+          ? readCollectorDatabase(path(any.db, 'db'))
+          : readCollectorStore(any.collector!.store, any.collector!.config.storage);
       try {
         return diagnose(input, examples);
       } finally {
@@ -67,6 +89,7 @@ export async function runDoctor(source: DoctorSource, options: DoctorOptions = {
 }
 
 function path(value: unknown, key: string): string {
-  if (typeof value !== 'string' || value === '') throw new DoctorError('IDSTITCH_DOCTOR_INVALID_ARGUMENT', `${key} must be a file path, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string' || value === '')
+    throw new DoctorError('IDSTITCH_DOCTOR_INVALID_ARGUMENT', `${key} must be a file path, got ${JSON.stringify(value)}`);
   return value;
 }

@@ -12,7 +12,18 @@ const USER_OPERATIONS = ['$set', '$set_once', '$add', '$append', '$union', '$rem
 const GROUP_OPERATIONS: ReadonlySet<string> = new Set(['$set', '$set_once', '$union', '$remove', '$unset', '$delete']);
 /** Top-level keys that are not operations (contract §1.4), plus the ids mixpanel-js adds to people updates. */
 const MODIFIERS: ReadonlySet<string> = new Set([
-  '$token', '$distinct_id', '$group_key', '$group_id', '$ip', '$time', '$ignore_time', '$ignore_alias', '$latitude', '$longitude', '$device_id', '$user_id',
+  '$token',
+  '$distinct_id',
+  '$group_key',
+  '$group_id',
+  '$ip',
+  '$time',
+  '$ignore_time',
+  '$ignore_alias',
+  '$latitude',
+  '$longitude',
+  '$device_id',
+  '$user_id',
 ]);
 
 type Operation = (typeof USER_OPERATIONS)[number];
@@ -29,7 +40,12 @@ interface UpdateFailure {
  * (or group key and id), updated in request order in one transaction. Answers like `/track`: `1`/`0`,
  * verbose `{status, error}`; with `strict=1` a `{code, num_good_events, failed_records}` body (shape UNCONFIRMED, U12).
  */
-export async function ingestProfiles(kind: 'engage' | 'groups', request: IncomingMessage, url: URL, context: IngestContext): Promise<Reply> {
+export async function ingestProfiles(
+  kind: 'engage' | 'groups',
+  request: IncomingMessage,
+  url: URL,
+  context: IngestContext,
+): Promise<Reply> {
   const { config, store } = context;
   const payload = await readPayload(request, url, config, config.gzipProfiles);
   if (payload instanceof BodyError) {
@@ -39,7 +55,8 @@ export async function ingestProfiles(kind: 'engage' | 'groups', request: Incomin
   const { params, records } = payload;
   const strict = params.get('strict') === '1';
   if (records.length === 0) return received(params, false, 'data, missing or empty');
-  if (records.length > config.maxBatchEvents) return received(params, false, `request exceeds max limit of ${config.maxBatchEvents} updates`);
+  if (records.length > config.maxBatchEvents)
+    return received(params, false, `request exceeds max limit of ${config.maxBatchEvents} updates`);
 
   const now = config.clock();
   const failures: UpdateFailure[] = [];
@@ -72,7 +89,8 @@ function applyUserUpdate(update: unknown, context: IngestContext, now: number): 
     return { field: '$distinct_id', message: "'$distinct_id' must not be missing or blank" };
   }
   let distinctId = String(raw);
-  if (DENYLISTED_IDS.has(distinctId.toLowerCase())) return { field: '$distinct_id', message: `'$distinct_id' is invalid: ${JSON.stringify(distinctId)} is a placeholder value` };
+  if (DENYLISTED_IDS.has(distinctId.toLowerCase()))
+    return { field: '$distinct_id', message: `'$distinct_id' is invalid: ${JSON.stringify(distinctId)} is a placeholder value` };
   // U8: Mixpanel keys profiles by the exact id and does not carry anonymous props over (§5.7); 'cluster' routes to the user.
   if (config.profileRouting === 'cluster' && distinctId.startsWith(DEVICE_PREFIX)) distinctId = store.graph.canonical(distinctId);
 
@@ -85,7 +103,7 @@ function applyUserUpdate(update: unknown, context: IngestContext, now: number): 
   const problem = applyOperations(properties, object, operations);
   if (problem) return problem;
   const ignoreTime = object.$ignore_time === true || object.$ignore_time === 'true';
-  const lastSeen = ignoreTime ? (existing?.lastSeen ?? null) : toMs(object.$time, config.millisecondsFrom) ?? now;
+  const lastSeen = ignoreTime ? (existing?.lastSeen ?? null) : (toMs(object.$time, config.millisecondsFrom) ?? now);
   store.putProfile(distinctId, { properties, lastSeen });
   return undefined;
 }
@@ -99,7 +117,8 @@ function applyGroupUpdate(update: unknown, context: IngestContext): Problem {
   const groupKey = object.$group_key;
   const groupId = object.$group_id;
   if (typeof groupKey !== 'string' || groupKey === '') return { field: '$group_key', message: "'$group_key' must not be missing or blank" };
-  if (!(typeof groupId === 'string' && groupId !== '') && typeof groupId !== 'number') return { field: '$group_id', message: "'$group_id' must not be missing or blank" };
+  if (!(typeof groupId === 'string' && groupId !== '') && typeof groupId !== 'number')
+    return { field: '$group_id', message: "'$group_id' must not be missing or blank" };
   if (operations.includes('$delete')) {
     store.deleteGroup(groupKey, String(groupId));
     return undefined;
@@ -126,7 +145,8 @@ function checkUpdate(
   const operations: Operation[] = [];
   for (const key of Object.keys(update)) {
     if (MODIFIERS.has(key)) continue;
-    if (!(allowed as readonly string[]).includes(key)) return { field: key, message: `${JSON.stringify(key)} is not a profile operation (use ${allowed.join(', ')})` };
+    if (!(allowed as readonly string[]).includes(key))
+      return { field: key, message: `${JSON.stringify(key)} is not a profile operation (use ${allowed.join(', ')})` };
     operations.push(key as Operation);
   }
   if (operations.length === 0) return { field: 'record', message: `the update has no operation (${allowed.join(', ')})` };
@@ -138,14 +158,17 @@ function applyOperations(properties: Properties, update: Properties, operations:
   for (const operation of operations) {
     const value = update[operation];
     if (operation === '$unset') {
-      if (!Array.isArray(value) || !value.every((name) => typeof name === 'string')) return { field: operation, message: `'${operation}' must be a list of property names` };
+      if (!Array.isArray(value) || !value.every((name) => typeof name === 'string'))
+        return { field: operation, message: `'${operation}' must be a list of property names` };
       continue;
     }
     if (operation === '$delete') continue;
     if (!isPlainObject(value)) return { field: operation, message: `'${operation}' must be an object of properties` };
     for (const [name, item] of Object.entries(value)) {
-      if (operation === '$add' && (typeof item !== 'number' || !Number.isFinite(item))) return { field: `${operation}.${name}`, message: `'${operation}' values must be numbers` };
-      if (operation === '$union' && !Array.isArray(item)) return { field: `${operation}.${name}`, message: `'${operation}' values must be lists` };
+      if (operation === '$add' && (typeof item !== 'number' || !Number.isFinite(item)))
+        return { field: `${operation}.${name}`, message: `'${operation}' values must be numbers` };
+      if (operation === '$union' && !Array.isArray(item))
+        return { field: `${operation}.${name}`, message: `'${operation}' values must be lists` };
     }
   }
   for (const operation of operations) {

@@ -44,26 +44,31 @@ export function normalizeFaults(input: unknown): NormalizedFault[] {
 function normalizeFault(spec: unknown, where: string): NormalizedFault {
   if (!isPlainObject(spec)) throw new Error(`${where} must be an object like { kind: 'status', status: 429 }, got ${describe(spec)}`);
   const kind = spec.kind;
-  if (typeof kind !== 'string' || !KINDS.includes(kind)) throw new Error(`${where}.kind must be one of ${KINDS.join(', ')}, got ${describe(kind)}`);
+  if (typeof kind !== 'string' || !KINDS.includes(kind))
+    throw new Error(`${where}.kind must be one of ${KINDS.join(', ')}, got ${describe(kind)}`);
   for (const key of Object.keys(spec)) {
-    if (!['kind', 'status', 'retryAfter', 'afterIngest', 'times', 'endpoints', 'ms'].includes(key)) throw new Error(`${where}.${key} is not a fault field`);
+    if (!['kind', 'status', 'retryAfter', 'afterIngest', 'times', 'endpoints', 'ms'].includes(key))
+      throw new Error(`${where}.${key} is not a fault field`);
   }
   let status: number | undefined;
   if (kind === 'status') {
     status = spec.status as number;
-    if (!Number.isInteger(status) || status < 400 || status > 599) throw new Error(`${where}.status must be an HTTP status 400–599, got ${describe(spec.status)}`);
+    if (!Number.isInteger(status) || status < 400 || status > 599)
+      throw new Error(`${where}.status must be an HTTP status 400–599, got ${describe(spec.status)}`);
   }
   let retryAfter: string | undefined;
   if (spec.retryAfter !== undefined) {
     if (kind !== 'status') throw new Error(`${where}.retryAfter only applies to kind 'status'`);
-    if (typeof spec.retryAfter === 'number' && Number.isInteger(spec.retryAfter) && spec.retryAfter >= 0) retryAfter = String(spec.retryAfter);
+    if (typeof spec.retryAfter === 'number' && Number.isInteger(spec.retryAfter) && spec.retryAfter >= 0)
+      retryAfter = String(spec.retryAfter);
     else if (typeof spec.retryAfter === 'string' && spec.retryAfter.trim() !== '') retryAfter = spec.retryAfter;
     else throw new Error(`${where}.retryAfter must be whole seconds or an HTTP date, got ${describe(spec.retryAfter)}`);
   }
   let ms = 0;
   if (kind === 'delay') {
     ms = spec.ms as number;
-    if (!Number.isInteger(ms) || ms < 0 || ms > MAX_DELAY_MS) throw new Error(`${where}.ms must be an integer from 0 to ${MAX_DELAY_MS}, got ${describe(spec.ms)}`);
+    if (!Number.isInteger(ms) || ms < 0 || ms > MAX_DELAY_MS)
+      throw new Error(`${where}.ms must be an integer from 0 to ${MAX_DELAY_MS}, got ${describe(spec.ms)}`);
   }
   if (spec.afterIngest !== undefined && (typeof spec.afterIngest !== 'boolean' || (kind !== 'status' && kind !== 'drop'))) {
     throw new Error(`${where}.afterIngest must be a boolean, on kind 'status' or 'drop'`);

@@ -16,7 +16,12 @@ export interface IngestContext {
 }
 
 /** Reads, decodes and parses a request's records; a `BodyError` comes back as the value, not thrown. */
-export async function readPayload(request: IncomingMessage, url: URL, config: CollectorConfig, allowGzip: boolean): Promise<Payload | BodyError> {
+export async function readPayload(
+  request: IncomingMessage,
+  url: URL,
+  config: CollectorConfig,
+  allowGzip: boolean,
+): Promise<Payload | BodyError> {
   try {
     const body = await readBody(request, config.maxRequestBytes, !config.authRequired);
     const inflated = await decompress(body, request.headers['content-encoding'], allowGzip, config.maxRequestBytes);
@@ -31,12 +36,21 @@ export async function readPayload(request: IncomingMessage, url: URL, config: Co
  * `/import` and `/track` (contract §1.2, §1.3, §3): authenticate, validate each record, store the valid
  * ones in one transaction, and answer in the endpoint's shape. A partly bad batch stores its good records.
  */
-export async function ingestEvents(endpoint: 'import' | 'track', request: IncomingMessage, url: URL, context: IngestContext): Promise<Reply> {
+export async function ingestEvents(
+  endpoint: 'import' | 'track',
+  request: IncomingMessage,
+  url: URL,
+  context: IngestContext,
+): Promise<Reply> {
   const { config, store } = context;
   const authorization = request.headers.authorization;
   // Credentials are checked before the body is read: a stranger's upload is never read at all.
   // Only a service account's project_id may still come in a form field (mixpanel-python sends it so).
-  if (endpoint === 'import' && config.authRequired && !isAuthorized(config, authorization, url.searchParams.get('project_id'), true, url.searchParams.get('api_key'))) {
+  if (
+    endpoint === 'import' &&
+    config.authRequired &&
+    !isAuthorized(config, authorization, url.searchParams.get('project_id'), true, url.searchParams.get('api_key'))
+  ) {
     if (!isAuthorized(config, authorization, null, false)) return refuseUnread(url.searchParams, config);
   }
   const payload = await readPayload(request, url, config, true);
@@ -124,5 +138,8 @@ function payloadBytes(request: IncomingMessage): number {
 
 /** C12: "compute a distinct_id using a hash function" of the request address (contract §5.3). */
 function ipHash(request: IncomingMessage): string {
-  return createHash('sha256').update(request.socket.remoteAddress ?? '').digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(request.socket.remoteAddress ?? '')
+    .digest('hex')
+    .slice(0, 32);
 }

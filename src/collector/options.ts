@@ -181,7 +181,8 @@ const CHOICES = {
 } as const satisfies Partial<Record<keyof CollectorOptions, readonly string[]>>;
 
 /** [option, min, max] of the integer options. */
-type IntegerOption = 'port' | 'maxBatchEvents' | 'maxRequestBytes' | 'maxEventBytes' | 'maxProperties' | 'trackMaxAgeMs' | 'maxFutureMs' | 'millisecondsFrom';
+type IntegerOption =
+  'port' | 'maxBatchEvents' | 'maxRequestBytes' | 'maxEventBytes' | 'maxProperties' | 'trackMaxAgeMs' | 'maxFutureMs' | 'millisecondsFrom';
 const INTEGERS: ReadonlyArray<readonly [IntegerOption, number, number]> = [
   ['port', 0, 65_535],
   ['maxBatchEvents', 1, 1_000_000],
@@ -281,7 +282,10 @@ function normalizeServiceAccount(value: ServiceAccount | undefined): CollectorCo
   const secret = optionalString(value.secret, 'serviceAccount.secret');
   const projectId = value.projectId;
   if (username === undefined || secret === undefined) throw new ConfigError('serviceAccount', 'needs a username and a secret');
-  if (!((typeof projectId === 'string' && /^\d+$/.test(projectId)) || (typeof projectId === 'number' && Number.isSafeInteger(projectId) && projectId > 0))) {
+  if (!(
+    (typeof projectId === 'string' && /^\d+$/.test(projectId)) ||
+    (typeof projectId === 'number' && Number.isSafeInteger(projectId) && projectId > 0)
+  )) {
     throw new ConfigError('serviceAccount.projectId', `must be the numeric project id, got ${describe(projectId)}`);
   }
   return Object.freeze({ username, secret, projectId: String(projectId) });

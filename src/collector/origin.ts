@@ -19,7 +19,8 @@ export function crossSiteRefusal(headers: IncomingHttpHeaders, loopbackOnly: boo
   }
   // Browsers send it on every request they make (Fetch Metadata); tools such as curl do not.
   const site = headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return `a ${site} request from a web page; open the collector's page directly`;
+  if (site !== undefined && site !== 'same-origin' && site !== 'none')
+    return `a ${site} request from a web page; open the collector's page directly`;
   const origin = headers.origin;
   if (origin !== undefined && !sameOrigin(origin, host)) return `a request from ${JSON.stringify(origin.slice(0, 100))}, another origin`;
   return undefined;
@@ -39,7 +40,9 @@ export function ingestionCors(origin: string | undefined): Record<string, string
   } catch {
     // not a URL (`null`, garbage): a foreign origin
   }
-  return local ? { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', vary: 'Origin' } : { 'access-control-allow-origin': '*' };
+  return local
+    ? { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', vary: 'Origin' }
+    : { 'access-control-allow-origin': '*' };
 }
 
 function sameOrigin(origin: string, host: string | undefined): boolean {
@@ -60,7 +63,10 @@ function hostname(host: string): string {
 }
 
 function isLoopbackName(name: string): boolean {
-  const lower = name.toLowerCase().replace(/\.$/, '').replace(/^\[|\]$/g, '');
+  const lower = name
+    .toLowerCase()
+    .replace(/\.$/, '')
+    .replace(/^\[|\]$/g, '');
   if (lower === 'localhost' || lower.endsWith('.localhost')) return true;
   if (isIP(lower) === 4) return lower.startsWith('127.');
   return lower === '::1' || lower === '0:0:0:0:0:0:0:1';

@@ -11,7 +11,9 @@ export const PAGE_EXAMPLES = 5;
  */
 export function doctorPanel(report: DoctorReport, linkable: (id: string) => boolean): SafeHtml {
   const { totals } = report;
-  const tally = (['fail', 'warn', 'pass'] as const).map((status) => [status, report.checks.filter((check) => check.status === status).length] as const);
+  const tally = (['fail', 'warn', 'pass'] as const).map(
+    (status) => [status, report.checks.filter((check) => check.status === status).length] as const,
+  );
   return html`<h2>Doctor</h2>
     <p class="subtitle">The QA list of Mixpanel's guide <cite>Identifying Users (Simplified)</cite>, checked against every event and profile here
       (<a href="/api/doctor">JSON</a>; <code>idstitch doctor --url</code> from a terminal).</p>
@@ -30,10 +32,16 @@ function checkSection(check: DoctorCheck, linkable: (id: string) => boolean): Sa
 }
 
 function exampleItem(found: DoctorExample, linkable: (id: string) => boolean): SafeHtml {
-  const subject = linkable(found.subject) ? html`<a href="${pageHref({ distinct_id: found.subject })}"><code>${found.subject}</code></a>` : html`<code>${found.subject}</code>`;
+  const subject = linkable(found.subject)
+    ? html`<a href="${pageHref({ distinct_id: found.subject })}"><code>${found.subject}</code></a>`
+    : html`<code>${found.subject}</code>`;
   return html`<li>${subject}: ${found.detail}
-    ${found.events.length > 0 ? html`<table class="compact"><thead><tr><th>Time</th><th>Event</th><th>$device_id</th><th>$user_id</th><th>$insert_id</th><th>Why shown</th></tr></thead>
-      <tbody>${found.events.map(eventRow)}</tbody></table>` : html``}</li>`;
+    ${
+      found.events.length > 0
+        ? html`<table class="compact"><thead><tr><th>Time</th><th>Event</th><th>$device_id</th><th>$user_id</th><th>$insert_id</th><th>Why shown</th></tr></thead>
+      <tbody>${found.events.map(eventRow)}</tbody></table>`
+        : html``
+    }</li>`;
 }
 
 function eventRow(event: ExampleEvent): SafeHtml {

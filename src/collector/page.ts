@@ -24,7 +24,12 @@ export function wantsHtml(accept: string | undefined): boolean {
  * Writes an HTML response. The CSP allows only this response's own style and script (by nonce), so even
  * a value that escaped escaping could not run; escaping (html.ts) remains the real defence.
  */
-export function sendPage(response: ServerResponse, status: number, render: (nonce: string) => SafeHtml, headers: Record<string, string> = {}): void {
+export function sendPage(
+  response: ServerResponse,
+  status: number,
+  render: (nonce: string) => SafeHtml,
+  headers: Record<string, string> = {},
+): void {
   const nonce = randomBytes(16).toString('base64');
   const body = render(nonce).toString();
   response.writeHead(status, {
@@ -41,9 +46,13 @@ export function sendPage(response: ServerResponse, status: number, render: (nonc
 
 /** What a browser shows when the collector has a token and the viewer gave none (or a wrong one). */
 export function unauthorizedPage(nonce: string): SafeHtml {
-  return layout(nonce, 'Sign in', html`<main><section class="notice">
+  return layout(
+    nonce,
+    'Sign in',
+    html`<main><section class="notice">
     <p>This collector was started with a token. Sign in with the project token as the user name and an empty password
-    (the same Basic credentials <code>/import</code> and <code>/api/*</code> take).</p></section></main>`);
+    (the same Basic credentials <code>/import</code> and <code>/api/*</code> take).</p></section></main>`,
+  );
 }
 
 /**
@@ -113,10 +122,18 @@ function startingWith(clusters: readonly ClusterView[], query: string): ClusterV
   const prefix = query.trim().replace(/…$/, '');
   if (prefix === '') return [];
   const device = prefix.startsWith(DEVICE_PREFIX) ? prefix.slice(DEVICE_PREFIX.length) : prefix;
-  return clusters.filter((cluster) => cluster.user_id?.startsWith(prefix) === true || cluster.device_ids.some((id) => id.startsWith(device)));
+  return clusters.filter(
+    (cluster) => cluster.user_id?.startsWith(prefix) === true || cluster.device_ids.some((id) => id.startsWith(device)),
+  );
 }
 
-function sidebarGroup(title: string, id: string, clusters: readonly ClusterView[], current: string | undefined, nameOf: (distinctId: string) => string | undefined): SafeHtml {
+function sidebarGroup(
+  title: string,
+  id: string,
+  clusters: readonly ClusterView[],
+  current: string | undefined,
+  nameOf: (distinctId: string) => string | undefined,
+): SafeHtml {
   if (clusters.length === 0) return html``;
   const shown = clusters.slice(0, SIDEBAR_LIMIT);
   const items = shown.map((cluster) => {
@@ -172,7 +189,8 @@ function feedTable(feed: readonly FeedEvent[], found: Found, store: CollectorSto
   // When each device's link shows in the feed: its first event carrying the device and this user.
   const linkTime = new Map<string, number>();
   for (const event of feed) {
-    if (event.device_id !== null && event.user_id === found.userId && !linkTime.has(event.device_id)) linkTime.set(event.device_id, event.time);
+    if (event.device_id !== null && event.user_id === found.userId && !linkTime.has(event.device_id))
+      linkTime.set(event.device_id, event.time);
   }
   const linked = new Set<string>();
   const rows = feed.map((event, index) => {
@@ -181,45 +199,62 @@ function feedTable(feed: readonly FeedEvent[], found: Found, store: CollectorSto
     const retro = resolved && event.time < (event.device_id === null ? Infinity : (linkTime.get(event.device_id) ?? Infinity));
     const marks: SafeHtml[] = [];
     if (retro) {
-      marks.push(html`<span class="badge retro" title="${`Sent as ${event.original_distinct_id}, before anything linked this device to ${event.distinct_id}; resolved to the user when queried`}">retroactively attributed</span>`);
+      marks.push(
+        html`<span class="badge retro" title="${`Sent as ${event.original_distinct_id}, before anything linked this device to ${event.distinct_id}; resolved to the user when queried`}">retroactively attributed</span>`,
+      );
     } else if (resolved) {
-      marks.push(html`<span class="badge via" title="${`Sent as ${event.original_distinct_id}, after the device was linked to ${event.distinct_id}`}">via the device's link</span>`);
+      marks.push(
+        html`<span class="badge via" title="${`Sent as ${event.original_distinct_id}, after the device was linked to ${event.distinct_id}`}">via the device's link</span>`,
+      );
     }
     const verb = IDENTITY_EVENTS.has(event.event);
     if (verb) marks.push(html`<span class="badge verb" title="Original ID Merge verb: stored as a plain event">no identity effect</span>`);
     const { device_id: device, user_id: user } = event;
     if (device !== null && user !== null && !verb) {
       if (event.properties.$identity_failure_reason === ASSIGNED_ALREADY) {
-        marks.push(html`<span class="badge conflict" title="First link wins: the device stays with its first user">device already linked to ${abbreviate(store.graph.userOf(device) ?? '?')}: not relinked</span>`);
+        marks.push(
+          html`<span class="badge conflict" title="First link wins: the device stays with its first user">device already linked to ${abbreviate(store.graph.userOf(device) ?? '?')}: not relinked</span>`,
+        );
       } else if (user === found.userId && !linked.has(device)) {
         linked.add(device);
-        marks.push(html`<span class="badge link" title="${`The first event carrying ${device} and ${user} linked them`}">links ${abbreviate(device)} ⇒ ${abbreviate(user)}</span>`);
+        marks.push(
+          html`<span class="badge link" title="${`The first event carrying ${device} and ${user} linked them`}">links ${abbreviate(device)} ⇒ ${abbreviate(user)}</span>`,
+        );
       }
     }
     const properties = JSON.stringify(event.properties, null, 2);
-    return { retro, html: html`<tr${retro ? html` class="retro"` : html``}>
+    return {
+      retro,
+      html: html`<tr${retro ? html` class="retro"` : html``}>
       <td class="n">${index + 1}</td>
       <td class="time"><time datetime="${iso(event.time)}">${shortTime(event.time)}</time></td>
       <td class="event"><details><summary>${event.event}</summary><pre>${properties}</pre></details></td>
       <td class="ids" data-label="$device_id">${device === null ? html`<span class="empty">—</span>` : code(device)}</td>
       <td class="ids" data-label="$user_id">${user === null ? html`<span class="empty">—</span>` : code(user)}</td>
       <td class="ids" data-label="distinct_id">${code(event.original_distinct_id)}${resolved ? html`<span class="arrow">⇒</span>${code(event.distinct_id)}` : html``}</td>
-      <td class="notes">${marks}</td></tr>` };
+      <td class="notes">${marks}</td></tr>`,
+    };
   });
   const retroactive = rows.filter((row) => row.retro).length;
-  return { retroactive, table: html`<table class="feed"><thead><tr><th>#</th><th>Time</th><th>Event</th><th>$device_id</th><th>$user_id</th><th>distinct_id (sent ⇒ now)</th><th>Notes</th></tr></thead>
-    <tbody>${rows.map((row) => row.html)}</tbody></table>` };
+  return {
+    retroactive,
+    table: html`<table class="feed"><thead><tr><th>#</th><th>Time</th><th>Event</th><th>$device_id</th><th>$user_id</th><th>distinct_id (sent ⇒ now)</th><th>Notes</th></tr></thead>
+    <tbody>${rows.map((row) => row.html)}</tbody></table>`,
+  };
 }
 
 function profileSection(store: CollectorStore, found: Found): SafeHtml {
   const profile = store.getProfile(found.canonical);
   // Mixpanel keeps profiles per exact distinct_id and does not carry anonymous ones over (contract §5.7).
-  const deviceProfiles = found.userId === null ? [] : found.deviceIds.map((id) => DEVICE_PREFIX + id).filter((id) => store.getProfile(id) !== undefined);
+  const deviceProfiles =
+    found.userId === null ? [] : found.deviceIds.map((id) => DEVICE_PREFIX + id).filter((id) => store.getProfile(id) !== undefined);
   const entries = profile ? Object.entries(profile.properties).sort(([a], [b]) => (a < b ? -1 : 1)) : [];
   return html`<section aria-labelledby="profile-title"><h3 id="profile-title">Profile <small>${found.canonical}${profile?.lastSeen ? html` · last seen <time datetime="${iso(profile.lastSeen)}">${shortTime(profile.lastSeen)}</time>` : html``}</small></h3>
-    ${entries.length === 0
-      ? html`<p class="empty">${profile ? 'The profile has no properties.' : 'No profile: nothing was sent to /engage for this distinct_id.'}</p>`
-      : html`<dl class="profile">${entries.map(([key, value]) => html`<dt>${key}</dt><dd>${typeof value === 'string' ? value : JSON.stringify(value)}</dd>`)}</dl>`}
+    ${
+      entries.length === 0
+        ? html`<p class="empty">${profile ? 'The profile has no properties.' : 'No profile: nothing was sent to /engage for this distinct_id.'}</p>`
+        : html`<dl class="profile">${entries.map(([key, value]) => html`<dt>${key}</dt><dd>${typeof value === 'string' ? value : JSON.stringify(value)}</dd>`)}</dl>`
+    }
     ${deviceProfiles.length > 0 ? html`<p class="empty">Also a profile on ${deviceProfiles.map((id, i) => html`${i > 0 ? ', ' : ''}<a href="${pageHref({ distinct_id: id })}"><code>${id}</code></a>`)}: Mixpanel keeps it apart and does not merge it into the user's.</p>` : html``}
   </section>`;
 }
@@ -257,5 +292,7 @@ function iso(ms: number): string {
 
 /** UTC until the script shows it in the viewer's zone. */
 function shortTime(ms: number): string {
-  return iso(ms).replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return iso(ms)
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
 }

@@ -145,8 +145,13 @@ export function answerQuery(path: string, url: URL, store: CollectorStore, confi
   }
 }
 
-function route(path: string, params: URLSearchParams, store: CollectorStore, config: CollectorConfig, tail: (prefix: string) => string | undefined): Reply {
-
+function route(
+  path: string,
+  params: URLSearchParams,
+  store: CollectorStore,
+  config: CollectorConfig,
+  tail: (prefix: string) => string | undefined,
+): Reply {
   const identityId = tail('/api/identity/');
   if (identityId !== undefined) {
     const identity = lookupIdentity(store.graph, identityId);

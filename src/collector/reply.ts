@@ -8,7 +8,13 @@ import { errorBody, sendJson, sendReceived } from './http.js';
 export type Reply =
   | { readonly kind: 'json'; readonly status: number; readonly body: unknown; readonly headers?: Record<string, string> }
   /** The `/track`-style `1`/`0` (or verbose, pixel, JSONP) answer, always HTTP 200. */
-  | { readonly kind: 'received'; readonly params: URLSearchParams; readonly ok: boolean; readonly error: string | null; readonly headers?: Record<string, string> };
+  | {
+      readonly kind: 'received';
+      readonly params: URLSearchParams;
+      readonly ok: boolean;
+      readonly error: string | null;
+      readonly headers?: Record<string, string>;
+    };
 
 export function json(status: number, body: unknown, headers?: Record<string, string>): Reply {
   return headers ? { kind: 'json', status, body, headers } : { kind: 'json', status, body };

@@ -68,7 +68,10 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
       // Browsers (mixpanel-js pointed at the collector) post cross-origin; Mixpanel allows any origin.
       for (const [name, value] of Object.entries(ingestionCors(request.headers.origin))) response.setHeader(name, value);
       if (method === 'OPTIONS') {
-        response.writeHead(204, { 'access-control-allow-methods': 'GET, POST', 'access-control-allow-headers': 'authorization, content-type, content-encoding' });
+        response.writeHead(204, {
+          'access-control-allow-methods': 'GET, POST',
+          'access-control-allow-headers': 'authorization, content-type, content-encoding',
+        });
         response.end();
         return;
       }
@@ -96,7 +99,12 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
         return send(response, {
           kind: 'json',
           status: 200,
-          body: { name: 'idstitch collector', page: '/ (with Accept: text/html)', ingestion: Object.keys(INGESTION), query: ['/api/identity/:id', '/api/events?distinct_id=', '/api/users', '/api/profiles/:distinct_id', '/api/doctor'] },
+          body: {
+            name: 'idstitch collector',
+            page: '/ (with Accept: text/html)',
+            ingestion: Object.keys(INGESTION),
+            query: ['/api/identity/:id', '/api/events?distinct_id=', '/api/users', '/api/profiles/:distinct_id', '/api/doctor'],
+          },
         });
       }
       return send(response, answerQuery(path, url, store, config));
@@ -117,7 +125,10 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
         return send(response, faultReply(fault, url));
       }
     }
-    const reply = endpoint === 'import' || endpoint === 'track' ? await ingestEvents(endpoint, request, url, context) : await ingestProfiles(endpoint, request, url, context);
+    const reply =
+      endpoint === 'import' || endpoint === 'track'
+        ? await ingestEvents(endpoint, request, url, context)
+        : await ingestProfiles(endpoint, request, url, context);
     if (fault?.afterIngest) {
       if (fault.kind === 'drop') return void request.socket.destroy();
       return send(response, faultReply(fault, url));
@@ -147,7 +158,8 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
         let specs: unknown;
         try {
           specs = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          if (specs !== null && typeof specs === 'object' && !Array.isArray(specs) && 'faults' in specs) specs = (specs as { faults: unknown }).faults;
+          if (specs !== null && typeof specs === 'object' && !Array.isArray(specs) && 'faults' in specs)
+            specs = (specs as { faults: unknown }).faults;
           faults.add(normalizeFaults(specs));
         } catch (error) {
           return send(response, failure(400, (error as Error).message));

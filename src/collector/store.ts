@@ -87,7 +87,8 @@ CREATE TABLE IF NOT EXISTS group_profiles (
 ) WITHOUT ROWID;
 `;
 
-const EVENT_COLUMNS = 'seq, event, time, insert_id AS insertId, device_id AS deviceId, user_id AS userId, distinct_id AS distinctId, endpoint, received_at AS receivedAt, properties';
+const EVENT_COLUMNS =
+  'seq, event, time, insert_id AS insertId, device_id AS deviceId, user_id AS userId, distinct_id AS distinctId, endpoint, received_at AS receivedAt, properties';
 
 /**
  * The collector's storage: SQLite through better-sqlite3 (synchronous, so a batch and its identity
@@ -119,19 +120,26 @@ export class CollectorStore {
     this.#db.exec(SCHEMA);
     const version = this.#db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema'").get();
     if (version === undefined) this.#db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
-    else if (version.value !== SCHEMA_VERSION) throw new Error(`collector database ${path} has schema ${version.value}; this version reads ${SCHEMA_VERSION}`);
+    else if (version.value !== SCHEMA_VERSION)
+      throw new Error(`collector database ${path} has schema ${version.value}; this version reads ${SCHEMA_VERSION}`);
 
     const db = this.#db;
     this.#statements = prepareStatements(db);
 
     this.#nextSeq = (db.prepare('SELECT coalesce(max(seq), 0) FROM events').pluck().get() as number) + 1;
     this.graph.load(
-      db.prepare<[], { deviceId: string; userId: string | null }>('SELECT device_id AS deviceId, user_id AS userId FROM devices ORDER BY first_seq').all(),
+      db
+        .prepare<[], { deviceId: string; userId: string | null }>(
+          'SELECT device_id AS deviceId, user_id AS userId FROM devices ORDER BY first_seq',
+        )
+        .all(),
       db.prepare('SELECT user_id FROM users ORDER BY first_seq').pluck().all() as string[],
     );
-    for (const row of db.prepare<[], { distinctId: string; events: number; raw: number; first: number; last: number }>(
-      'SELECT distinct_id AS distinctId, sum(1 - copy) AS events, count(*) AS raw, min(time) AS first, max(time) AS last FROM events GROUP BY distinct_id',
-    ).all()) {
+    for (const row of db
+      .prepare<[], { distinctId: string; events: number; raw: number; first: number; last: number }>(
+        'SELECT distinct_id AS distinctId, sum(1 - copy) AS events, count(*) AS raw, min(time) AS first, max(time) AS last FROM events GROUP BY distinct_id',
+      )
+      .all()) {
       this.#summaries.set(row.distinctId, { events: row.events, raw: row.raw, first: row.first, last: row.last });
     }
     this.#ingestBatch = db.transaction((records: readonly EventRecord[], receivedAt: number) => this.#write(records, receivedAt));
@@ -224,7 +232,13 @@ export class CollectorStore {
   }
 
   summaries(): DistinctIdSummary[] {
-    return [...this.#summaries].map(([distinctId, s]) => ({ distinctId, events: s.events, rawEvents: s.raw, firstTime: s.first, lastTime: s.last }));
+    return [...this.#summaries].map(([distinctId, s]) => ({
+      distinctId,
+      events: s.events,
+      rawEvents: s.raw,
+      firstTime: s.first,
+      lastTime: s.last,
+    }));
   }
 
   getProfile(distinctId: string): Profile | undefined {
@@ -272,7 +286,7 @@ export class CollectorStore {
 }
 
 function prepareStatements(db: Database.Database) {
-return {
+  return {
     insertEvent: db.prepare(
       'INSERT INTO events (seq, event, time, insert_id, device_id, user_id, distinct_id, endpoint, received_at, copy, properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
@@ -285,10 +299,14 @@ return {
     eventsOf: db.prepare<[string], StoredEvent>(`SELECT ${EVENT_COLUMNS} FROM events WHERE distinct_id = ? ORDER BY time, seq`),
     countEvents: db.prepare('SELECT count(*) FROM events').pluck(),
     allEvents: db.prepare<[], StoredEvent>(`SELECT ${EVENT_COLUMNS} FROM events ORDER BY seq`),
-    getProfile: db.prepare<[string], { properties: string; lastSeen: number | null }>('SELECT properties, last_seen AS lastSeen FROM profiles WHERE distinct_id = ?'),
+    getProfile: db.prepare<[string], { properties: string; lastSeen: number | null }>(
+      'SELECT properties, last_seen AS lastSeen FROM profiles WHERE distinct_id = ?',
+    ),
     putProfile: db.prepare('INSERT OR REPLACE INTO profiles (distinct_id, properties, last_seen) VALUES (?, ?, ?)'),
     deleteProfile: db.prepare('DELETE FROM profiles WHERE distinct_id = ?'),
-    getGroup: db.prepare<[string, string], { properties: string }>('SELECT properties FROM group_profiles WHERE group_key = ? AND group_id = ?'),
+    getGroup: db.prepare<[string, string], { properties: string }>(
+      'SELECT properties FROM group_profiles WHERE group_key = ? AND group_id = ?',
+    ),
     putGroup: db.prepare('INSERT OR REPLACE INTO group_profiles (group_key, group_id, properties) VALUES (?, ?, ?)'),
     deleteGroup: db.prepare('DELETE FROM group_profiles WHERE group_key = ? AND group_id = ?'),
   };

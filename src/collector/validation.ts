@@ -29,7 +29,13 @@ export type Prepared =
   | { readonly kind: 'store'; readonly record: EventRecord }
   /** Accepted and not stored: `$ignore` (contract §2.1), a verb set to drop, a wrong token under `'silent'`. */
   | { readonly kind: 'skip' }
-  | { readonly kind: 'fail'; readonly field: string; readonly message: string; readonly insertId: string | undefined; readonly identityEvent: boolean };
+  | {
+      readonly kind: 'fail';
+      readonly field: string;
+      readonly message: string;
+      readonly insertId: string | undefined;
+      readonly identityEvent: boolean;
+    };
 
 type Failure = Extract<Prepared, { kind: 'fail' }>;
 
@@ -61,7 +67,8 @@ export function prepareEvent(raw: unknown, context: ValidationContext): Prepared
 
   if (context.checkEventSize) {
     const bytes = Buffer.byteLength(JSON.stringify(raw));
-    if (bytes >= config.maxEventBytes) return failure('properties', `event is ${bytes} bytes; each event must be smaller than ${config.maxEventBytes} bytes`);
+    if (bytes >= config.maxEventBytes)
+      return failure('properties', `event is ${bytes} bytes; each event must be smaller than ${config.maxEventBytes} bytes`);
   }
   const shape = checkShape(properties, config.maxProperties);
   if (shape) return failure(shape.field, shape.message);
@@ -74,7 +81,10 @@ export function prepareEvent(raw: unknown, context: ValidationContext): Prepared
   if (properties.$insert_id !== undefined && properties.$insert_id !== null) {
     const value = properties.$insert_id;
     if (typeof value !== 'string' || !INSERT_ID.test(value) || DENYLISTED_IDS.has(value.toLowerCase())) {
-      return failure('properties.$insert_id', "'properties.$insert_id' is invalid: must be at most 36 bytes of letters, digits or '-', and not a placeholder");
+      return failure(
+        'properties.$insert_id',
+        "'properties.$insert_id' is invalid: must be at most 36 bytes of letters, digits or '-', and not a placeholder",
+      );
     }
     storedInsertId = value;
   } else if (context.endpoint === 'import' && context.strict && config.requireInsertId) {
@@ -82,7 +92,11 @@ export function prepareEvent(raw: unknown, context: ValidationContext): Prepared
   }
 
   const checkDenylist = context.endpoint === 'import' || config.denylistedIdsOnTrack === 'reject';
-  const ids: Record<'distinct_id' | '$device_id' | '$user_id', string | undefined> = { distinct_id: undefined, $device_id: undefined, $user_id: undefined };
+  const ids: Record<'distinct_id' | '$device_id' | '$user_id', string | undefined> = {
+    distinct_id: undefined,
+    $device_id: undefined,
+    $user_id: undefined,
+  };
   for (const key of ['distinct_id', '$device_id', '$user_id'] as const) {
     const value = properties[key];
     if (value === undefined || value === null) continue;
@@ -165,7 +179,8 @@ function checkNested(value: object, depth: number): string | undefined {
   if (depth > API_LIMITS.nestingDepth) return `nested deeper than ${API_LIMITS.nestingDepth} levels`;
   const children = Array.isArray(value) ? value : Object.values(value);
   if (Array.isArray(value) && value.length >= API_LIMITS.arrayItems) return `lists must have fewer than ${API_LIMITS.arrayItems} elements`;
-  if (!Array.isArray(value) && children.length >= API_LIMITS.nestedKeys) return `objects must have fewer than ${API_LIMITS.nestedKeys} keys`;
+  if (!Array.isArray(value) && children.length >= API_LIMITS.nestedKeys)
+    return `objects must have fewer than ${API_LIMITS.nestedKeys} keys`;
   for (const child of children) {
     if (child !== null && typeof child === 'object') {
       const problem = checkNested(child as object, depth + 1);
@@ -200,5 +215,8 @@ function truncate(text: string, unit: 'characters' | 'bytes'): string {
   const bytes = Buffer.from(text, 'utf8');
   if (bytes.length <= API_LIMITS.stringId) return text;
   // Cutting inside a multi-byte character leaves a replacement character: drop it.
-  return bytes.subarray(0, API_LIMITS.stringId).toString('utf8').replace(/\uFFFD+$/, '');
+  return bytes
+    .subarray(0, API_LIMITS.stringId)
+    .toString('utf8')
+    .replace(/\uFFFD+$/, '');
 }

@@ -68,7 +68,11 @@ export class Observations {
     const seq = ++this.events;
     const link = !IDENTITY_EVENTS.has(event.event);
     const { deviceId, userId } = event;
-    const outcome = this.graph.observe({ deviceId: deviceId ?? undefined, userId: userId ?? undefined, distinctId: event.distinctId }, link, seq);
+    const outcome = this.graph.observe(
+      { deviceId: deviceId ?? undefined, userId: userId ?? undefined, distinctId: event.distinctId },
+      link,
+      seq,
+    );
     this.graph.commit(); // nothing to roll back: the doctor persists nothing
     const entry: Entry = { seq, event, outcome };
 
@@ -150,7 +154,15 @@ export class Observations {
 /** An event as the report shows it. */
 export function example(entry: Entry, note: string): ExampleEvent {
   const { event } = entry;
-  return { event: event.event, time: event.time, insert_id: event.insertId, device_id: event.deviceId, user_id: event.userId, distinct_id: event.distinctId, note };
+  return {
+    event: event.event,
+    time: event.time,
+    insert_id: event.insertId,
+    device_id: event.deviceId,
+    user_id: event.userId,
+    distinct_id: event.distinctId,
+    note,
+  };
 }
 
 /** Time order, ingestion order breaking ties (and placing events without a time first). */

@@ -1,7 +1,17 @@
 import { DEVICE_PREFIX, IDENTITY_EVENTS } from '../id-merge.js';
 import { byTime, example, firstLinkCost, Observations, type Entry, type Misattributed } from './analysis.js';
 import { ID_PROBLEM_TEXT } from './ids.js';
-import { worst, type CheckId, type CheckStatus, type DoctorCheck, type DoctorExample, type DoctorInput, type DoctorProfile, type DoctorReport, type Fact } from './report.js';
+import {
+  worst,
+  type CheckId,
+  type CheckStatus,
+  type DoctorCheck,
+  type DoctorExample,
+  type DoctorInput,
+  type DoctorProfile,
+  type DoctorReport,
+  type Fact,
+} from './report.js';
 
 /** The checks, in the order of the QA list in Mixpanel's guide; titles state what passes, in the guide's words where it has them. */
 export const DOCTOR_CHECKS: Readonly<Record<CheckId, { readonly title: string; readonly unit: string }>> = {
@@ -34,7 +44,15 @@ export function diagnose(input: DoctorInput, examples: number): DoctorReport {
   }
 
   const costs = sharedDevicesOf(seen);
-  const checks = [prePostLogin(seen, costs), sharedDevices(seen, costs), anonymousProfiles(seen, profiles), unidentifiedUsers(seen), denylistedIds(seen), suspiciousIds(seen), insertIds(seen)];
+  const checks = [
+    prePostLogin(seen, costs),
+    sharedDevices(seen, costs),
+    anonymousProfiles(seen, profiles),
+    unidentifiedUsers(seen),
+    denylistedIds(seen),
+    suspiciousIds(seen),
+    insertIds(seen),
+  ];
   return {
     status: worst(checks.map((check) => check.status)),
     source: input.description,
@@ -43,7 +61,15 @@ export function diagnose(input: DoctorInput, examples: number): DoctorReport {
   };
 }
 
-function check(id: CheckId, status: CheckStatus, count: number, summary: string, found: readonly DoctorExample[], examples: number, facts: Record<string, Fact> = {}): DoctorCheck {
+function check(
+  id: CheckId,
+  status: CheckStatus,
+  count: number,
+  summary: string,
+  found: readonly DoctorExample[],
+  examples: number,
+  facts: Record<string, Fact> = {},
+): DoctorCheck {
   const { title, unit } = DOCTOR_CHECKS[id];
   return { id, title, status: count === 0 ? 'pass' : status, count, unit, summary, facts, examples: found.slice(0, examples) };
 }
@@ -86,11 +112,17 @@ function prePostLogin(seen: Observations, shared: SharedDevices): DoctorCheck {
       subject: userId,
       detail:
         `logged in on ${costs.map(({ deviceId }) => DEVICE_PREFIX + deviceId).join(', ')}, already linked to ${owners.join(', ')} (first link wins), so this user's cluster lacks the device` +
-        (misattributed.length > 0 ? ` and ${plural(misattributed.length, 'anonymous event')} from before this login ${verb(misattributed.length, 'counts', 'count')} as ${owners.join(', ')}'s` : ''),
+        (misattributed.length > 0
+          ? ` and ${plural(misattributed.length, 'anonymous event')} from before this login ${verb(misattributed.length, 'counts', 'count')} as ${owners.join(', ')}'s`
+          : ''),
       facts: { devices: elsewhere, linked_to: owners, misattributed_events: misattributed.length, refused_links: refused.length },
       events: [
-        ...misattributed.map(({ entry }) => example(entry, `anonymous before ${userId} logged in; attributed to ${graph.userOf(entry.event.deviceId!) ?? '?'}`)),
-        ...refused.map((entry) => example(entry, `link refused: the device is already linked to ${graph.userOf(entry.event.deviceId!) ?? '?'}`)),
+        ...misattributed.map(({ entry }) =>
+          example(entry, `anonymous before ${userId} logged in; attributed to ${graph.userOf(entry.event.deviceId!) ?? '?'}`),
+        ),
+        ...refused.map((entry) =>
+          example(entry, `link refused: the device is already linked to ${graph.userOf(entry.event.deviceId!) ?? '?'}`),
+        ),
       ].slice(0, seen.examples),
     });
   }
@@ -122,7 +154,10 @@ function prePostLogin(seen: Observations, shared: SharedDevices): DoctorCheck {
     const summary = `None of the ${plural(identified, 'identified user')} has anonymous events linked, although ${plural(anonymousEvents, 'anonymous event')} exist: is the device id regenerated at login (a session id used as the device id)? The login event must carry the device id the visitor browsed with.`;
     return check('pre-post-login', 'warn', identified, summary, unstitched, seen.examples, facts);
   }
-  const summary = identified === 0 ? 'No user has been linked to a device yet.' : `No login was refused; identified users with anonymous events from before their login attributed to them: ${stitched} of ${identified}.`;
+  const summary =
+    identified === 0
+      ? 'No user has been linked to a device yet.'
+      : `No login was refused; identified users with anonymous events from before their login attributed to them: ${stitched} of ${identified}.`;
   return check('pre-post-login', 'pass', 0, summary, [], seen.examples, facts);
 }
 
@@ -137,10 +172,13 @@ function sharedDevices(seen: Observations, shared: SharedDevices): DoctorCheck {
     refusedTotal += refused.length;
     found.push({
       subject: DEVICE_PREFIX + deviceId,
-      detail: linkedTo === null
-        ? `seen with ${users.join(', ')} only on identity verbs, which link nothing in Simplified projects`
-        : `linked to ${linkedTo} (first link wins), then used by ${others.join(', ')} without a device reset: ${plural(refused.length, 'event')} carrying another user could not link` +
-          (misattributed.length > 0 ? `, and ${plural(misattributed.length, 'anonymous event')} before their login ${verb(misattributed.length, 'counts', 'count')} as ${linkedTo}'s` : ''),
+      detail:
+        linkedTo === null
+          ? `seen with ${users.join(', ')} only on identity verbs, which link nothing in Simplified projects`
+          : `linked to ${linkedTo} (first link wins), then used by ${others.join(', ')} without a device reset: ${plural(refused.length, 'event')} carrying another user could not link` +
+            (misattributed.length > 0
+              ? `, and ${plural(misattributed.length, 'anonymous event')} before their login ${verb(misattributed.length, 'counts', 'count')} as ${linkedTo}'s`
+              : ''),
       facts: { linked_user: linkedTo, other_users: others, misattributed_events: misattributed.length, refused_links: refused.length },
       events: [
         ...misattributed.map(({ entry, owner }) => example(entry, `anonymous before ${owner} logged in; attributed to ${linkedTo}`)),
@@ -148,10 +186,14 @@ function sharedDevices(seen: Observations, shared: SharedDevices): DoctorCheck {
       ].slice(0, seen.examples),
     });
   }
-  const summary = found.length === 0
-    ? `No device was seen with more than one user (${plural(seen.devices.size, 'device')} checked).`
-    : `${plural(found.length, 'device')} ${verb(found.length, 'was', 'were')} used by more than one user. A device stays with its first user, so ${plural(misattributedTotal, 'anonymous event')} that preceded another user's login ${verb(misattributedTotal, 'is', 'are')} attributed to the first user, and ${plural(refusedTotal, 'event')} could not link. Call resetUser(req) on logout and when a session ends.`;
-  return check('shared-devices', 'fail', found.length, summary, found, seen.examples, { misattributed_events: misattributedTotal, refused_links: refusedTotal });
+  const summary =
+    found.length === 0
+      ? `No device was seen with more than one user (${plural(seen.devices.size, 'device')} checked).`
+      : `${plural(found.length, 'device')} ${verb(found.length, 'was', 'were')} used by more than one user. A device stays with its first user, so ${plural(misattributedTotal, 'anonymous event')} that preceded another user's login ${verb(misattributedTotal, 'is', 'are')} attributed to the first user, and ${plural(refusedTotal, 'event')} could not link. Call resetUser(req) on logout and when a session ends.`;
+  return check('shared-devices', 'fail', found.length, summary, found, seen.examples, {
+    misattributed_events: misattributedTotal,
+    refused_links: refusedTotal,
+  });
 }
 
 function anonymousProfiles(seen: Observations, profiles: readonly DoctorProfile[]): DoctorCheck {
@@ -180,10 +222,13 @@ function anonymousProfiles(seen: Observations, profiles: readonly DoctorProfile[
     }
     found.push({ subject: distinctId, detail, facts: { linked_user: linkedTo, properties: names }, events: [] });
   }
-  const summary = found.length === 0
-    ? `No profile belongs to an anonymous device (${plural(profiles.length, 'profile')} checked).`
-    : `${plural(found.length, 'profile')} ${verb(found.length, 'was', 'were')} set for anonymous devices${duplicates > 0 ? `, ${duplicates} of them duplicating a user's profile` : ''}. The guide: "Avoid creating profiles for anonymous users"; set properties on the user id after identifying.`;
-  return check('anonymous-profiles', duplicates > 0 ? 'fail' : 'warn', found.length, summary, found, seen.examples, { duplicate_profiles: duplicates });
+  const summary =
+    found.length === 0
+      ? `No profile belongs to an anonymous device (${plural(profiles.length, 'profile')} checked).`
+      : `${plural(found.length, 'profile')} ${verb(found.length, 'was', 'were')} set for anonymous devices${duplicates > 0 ? `, ${duplicates} of them duplicating a user's profile` : ''}. The guide: "Avoid creating profiles for anonymous users"; set properties on the user id after identifying.`;
+  return check('anonymous-profiles', duplicates > 0 ? 'fail' : 'warn', found.length, summary, found, seen.examples, {
+    duplicate_profiles: duplicates,
+  });
 }
 
 function unidentifiedUsers(seen: Observations): DoctorCheck {
@@ -200,9 +245,10 @@ function unidentifiedUsers(seen: Observations): DoctorCheck {
       events: user.first.map((entry) => example(entry, 'no $device_id')),
     });
   }
-  const summary = found.length === 0
-    ? `Every user has an event carrying a $device_id (${plural(seen.users.size, 'user')} checked).`
-    : `${plural(found.length, 'user')} never had an event carrying both a $device_id and their $user_id, so their pre-login activity cannot be linked. Send one event with both at login (identifyUser).`;
+  const summary =
+    found.length === 0
+      ? `Every user has an event carrying a $device_id (${plural(seen.users.size, 'user')} checked).`
+      : `${plural(found.length, 'user')} never had an event carrying both a $device_id and their $user_id, so their pre-login activity cannot be linked. Send one event with both at login (identifyUser).`;
   return check('unidentified-users', 'warn', found.length, summary, found, seen.examples);
 }
 
@@ -219,9 +265,10 @@ function denylistedIds(seen: Observations): DoctorCheck {
       events: id.first.map((entry) => example(entry, `${where} is ${JSON.stringify(id.value)}`)),
     });
   }
-  const summary = found.length === 0
-    ? 'No event or profile carries a deny-listed id.'
-    : `${plural(seen.denylistedRecords, 'record')} (events or profiles) ${verb(seen.denylistedRecords, 'carries', 'carry')} a placeholder id: ${found.map((f) => JSON.stringify(f.subject)).join(', ')}. Leave an unknown user id out; never send "undefined" or "null".`;
+  const summary =
+    found.length === 0
+      ? 'No event or profile carries a deny-listed id.'
+      : `${plural(seen.denylistedRecords, 'record')} (events or profiles) ${verb(seen.denylistedRecords, 'carries', 'carry')} a placeholder id: ${found.map((f) => JSON.stringify(f.subject)).join(', ')}. Leave an unknown user id out; never send "undefined" or "null".`;
   return check('denylisted-ids', 'fail', seen.denylistedRecords, summary, found, seen.examples);
 }
 
@@ -237,9 +284,10 @@ function suspiciousIds(seen: Observations): DoctorCheck {
       events: [...id.first].sort(byTime).map((entry) => example(entry, `${where} ${JSON.stringify(id.value)}`)),
     });
   }
-  const summary = found.length === 0
-    ? 'No user id looks like an e-mail address, a value converted by mistake or a device id.'
-    : `${plural(found.length, 'id')} ${verb(found.length, 'looks', 'look')} wrong for a stable user id (${[...new Set(found.map((f) => f.facts.reason as string))].join(', ')}). Send the app's database id as $user_id.`;
+  const summary =
+    found.length === 0
+      ? 'No user id looks like an e-mail address, a value converted by mistake or a device id.'
+      : `${plural(found.length, 'id')} ${verb(found.length, 'looks', 'look')} wrong for a stable user id (${[...new Set(found.map((f) => f.facts.reason as string))].join(', ')}). Send the app's database id as $user_id.`;
   return check('suspicious-ids', 'warn', found.length, summary, found, seen.examples);
 }
 
@@ -280,14 +328,27 @@ function insertIds(seen: Observations): DoctorCheck {
     });
   }
   const count = sharing + seen.missingInsertIds;
-  const facts = { reused_ids: found.length - (seen.missingInsertIds > 0 ? 1 : 0), colliding_ids: colliding, missing: seen.missingInsertIds, copies };
+  const facts = {
+    reused_ids: found.length - (seen.missingInsertIds > 0 ? 1 : 0),
+    colliding_ids: colliding,
+    missing: seen.missingInsertIds,
+    copies,
+  };
   // Copies (same key) are what $insert_id exists for: a retry whose first attempt landed. Mixpanel hides them at query time.
-  const copyNote = copies > 0 ? ` ${copies} exact ${copies === 1 ? 'copy' : 'copies'} (same $insert_id, name, distinct_id and time, as a retry sends) ${verb(copies, 'is', 'are')} hidden by Mixpanel at query time, as intended.` : '';
-  const summary = count === 0
-    ? `Every event has its own $insert_id.${copyNote}`
-    : `${plural(count, 'event')} ${verb(count, 'lacks', 'lack')} an $insert_id of their own: ${[
-        sharing > 0 ? `${sharing} share one with a different event${colliding > 0 ? ` (under ${plural(colliding, '$insert_id')} whose events are so alike that Mixpanel may drop some)` : ''}` : '',
-        seen.missingInsertIds > 0 ? `${seen.missingInsertIds} ${verb(seen.missingInsertIds, 'has', 'have')} none` : '',
-      ].filter(Boolean).join(', ')}.${copyNote}`;
+  const copyNote =
+    copies > 0
+      ? ` ${copies} exact ${copies === 1 ? 'copy' : 'copies'} (same $insert_id, name, distinct_id and time, as a retry sends) ${verb(copies, 'is', 'are')} hidden by Mixpanel at query time, as intended.`
+      : '';
+  const summary =
+    count === 0
+      ? `Every event has its own $insert_id.${copyNote}`
+      : `${plural(count, 'event')} ${verb(count, 'lacks', 'lack')} an $insert_id of their own: ${[
+          sharing > 0
+            ? `${sharing} share one with a different event${colliding > 0 ? ` (under ${plural(colliding, '$insert_id')} whose events are so alike that Mixpanel may drop some)` : ''}`
+            : '',
+          seen.missingInsertIds > 0 ? `${seen.missingInsertIds} ${verb(seen.missingInsertIds, 'has', 'have')} none` : '',
+        ]
+          .filter(Boolean)
+          .join(', ')}.${copyNote}`;
   return check('insert-ids', colliding > 0 ? 'fail' : 'warn', count, summary, found, seen.examples, facts);
 }

@@ -36,8 +36,10 @@ export function idProblem(value: string, field: IdField): IdProblem | undefined 
 
 /** Why each problem matters, for the report. */
 export const ID_PROBLEM_TEXT: Readonly<Record<IdProblem, string>> = {
-  denylisted: "is on Mixpanel's deny-list of placeholder ids: strict /import refuses the event, and where one is accepted every visitor sending the placeholder becomes one user",
-  email: "looks like an e-mail address: user ids can never change or merge, so a changed address makes a new user; send the app's database id",
+  denylisted:
+    "is on Mixpanel's deny-list of placeholder ids: strict /import refuses the event, and where one is accepted every visitor sending the placeholder becomes one user",
+  email:
+    "looks like an e-mail address: user ids can never change or merge, so a changed address makes a new user; send the app's database id",
   stringified: 'looks like a value converted to text by mistake: every user that hits the bug shares it',
   whitespace: 'has leading or trailing whitespace: Mixpanel compares ids byte for byte, so it is a different user from the trimmed id',
   'device-prefix': 'starts with "$device:", the prefix Mixpanel reserves for device ids',

@@ -14,5 +14,8 @@ export function examplesOf(options: DoctorOptions): number {
   const value: unknown = options.examples;
   if (value === undefined) return DOCTOR_DEFAULTS.examples;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_EXAMPLES) return value;
-  throw new DoctorError('IDSTITCH_DOCTOR_INVALID_ARGUMENT', `examples must be an integer from 0 to ${MAX_EXAMPLES}, got ${JSON.stringify(value)}`);
+  throw new DoctorError(
+    'IDSTITCH_DOCTOR_INVALID_ARGUMENT',
+    `examples must be an integer from 0 to ${MAX_EXAMPLES}, got ${JSON.stringify(value)}`,
+  );
 }

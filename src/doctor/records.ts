@@ -8,7 +8,11 @@ import type { DoctorEvent, DoctorProfile } from './report.js';
  * exactly as the collector would have stored it.
  */
 export type ReadRecord =
-  | { readonly kind: 'event'; readonly event: DoctorEvent; /** `mp_processing_time_ms` of a raw export: the ingestion order. */ readonly processedAt: number | undefined }
+  | {
+      readonly kind: 'event';
+      readonly event: DoctorEvent;
+      /** `mp_processing_time_ms` of a raw export: the ingestion order. */ readonly processedAt: number | undefined;
+    }
   | { readonly kind: 'profile'; readonly record: Readonly<Record<string, unknown>> }
   | { readonly kind: 'skip' };
 
@@ -26,7 +30,11 @@ function readEvent(name: string, raw: unknown): ReadRecord {
   // A raw export names the resolved user in `distinct_id` and keeps what was sent in `$distinct_id_before_identity` (contract §5.2 R10).
   const before = properties.$distinct_id_before_identity;
   const identity = deriveIdentity(
-    { distinctId: idOf(typeof before === 'string' ? before : properties.distinct_id), deviceId: idOf(properties.$device_id), userId: idOf(properties.$user_id) },
+    {
+      distinctId: idOf(typeof before === 'string' ? before : properties.distinct_id),
+      deviceId: idOf(properties.$device_id),
+      userId: idOf(properties.$user_id),
+    },
     MIXPANEL_RULES,
   );
   const time = properties.time;
@@ -72,7 +80,8 @@ export class ProfileBook {
     const properties = this.#profiles.get(id) ?? {};
     for (const key of ['$properties', ...SETTERS]) {
       const values = record[key];
-      if (isPlainObject(values)) for (const [name, value] of Object.entries(values)) if (key !== '$set_once' || !(name in properties)) properties[name] = value;
+      if (isPlainObject(values))
+        for (const [name, value] of Object.entries(values)) if (key !== '$set_once' || !(name in properties)) properties[name] = value;
     }
     if (Array.isArray(record.$unset)) for (const name of record.$unset) if (typeof name === 'string') delete properties[name];
     this.#profiles.set(id, properties);

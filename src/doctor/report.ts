@@ -9,13 +9,7 @@
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
 export type CheckId =
-  | 'pre-post-login'
-  | 'shared-devices'
-  | 'anonymous-profiles'
-  | 'unidentified-users'
-  | 'denylisted-ids'
-  | 'suspicious-ids'
-  | 'insert-ids';
+  'pre-post-login' | 'shared-devices' | 'anonymous-profiles' | 'unidentified-users' | 'denylisted-ids' | 'suspicious-ids' | 'insert-ids';
 
 /** A value in `facts`: counts, ids, lists of ids. */
 export type Fact = string | number | boolean | null | readonly string[];

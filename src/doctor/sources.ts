@@ -16,7 +16,10 @@ export const REPORT_TIMEOUT_MS = 120_000;
  * `mp_processing_time_ms` (a raw export does), that is the ingestion order and first-link-wins follows it;
  * otherwise the records' order stands for it.
  */
-export function readRecords(records: Iterable<unknown>, description: string): DoctorInput & { readonly events: DoctorEvent[]; readonly profiles: DoctorProfile[] } {
+export function readRecords(
+  records: Iterable<unknown>,
+  description: string,
+): DoctorInput & { readonly events: DoctorEvent[]; readonly profiles: DoctorProfile[] } {
   const events: Array<{ event: DoctorEvent; processedAt: number | undefined }> = [];
   const profiles = new ProfileBook();
   let skipped = 0;
@@ -67,7 +70,11 @@ export async function readNdjsonFile(path: string): Promise<DoctorInput> {
     try {
       parsed = JSON.parse(array.join('\n'));
     } catch (error) {
-      throw new DoctorError('IDSTITCH_DOCTOR_UNREADABLE', `${path} starts like a JSON array but is not valid JSON (${(error as Error).message})`, { cause: error });
+      throw new DoctorError(
+        'IDSTITCH_DOCTOR_UNREADABLE',
+        `${path} starts like a JSON array but is not valid JSON (${(error as Error).message})`,
+        { cause: error },
+      );
     }
     if (!Array.isArray(parsed)) throw new DoctorError('IDSTITCH_DOCTOR_UNREADABLE', `${path} is not a JSON array`);
     records.push(...(parsed as unknown[]));
@@ -75,7 +82,10 @@ export async function readNdjsonFile(path: string): Promise<DoctorInput> {
   const input = readRecords(records, `NDJSON ${path}`);
   const total = input.skipped + skipped;
   if (input.events.length === 0 && input.profiles.length === 0 && total > 0) {
-    throw new DoctorError('IDSTITCH_DOCTOR_UNREADABLE', `${path}: none of its ${total} records is a Mixpanel event ({"event", "properties"}) or profile ({"$distinct_id", …})`);
+    throw new DoctorError(
+      'IDSTITCH_DOCTOR_UNREADABLE',
+      `${path}: none of its ${total} records is a Mixpanel event ({"event", "properties"}) or profile ({"$distinct_id", …})`,
+    );
   }
   return { ...input, skipped: total };
 }
@@ -86,7 +96,11 @@ async function isGzip(path: string): Promise<boolean> {
     handle = await open(path, 'r');
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    throw new DoctorError('IDSTITCH_DOCTOR_UNREADABLE', code === 'ENOENT' ? `${path}: no such file` : `${path}: ${(error as Error).message}`, { cause: error });
+    throw new DoctorError(
+      'IDSTITCH_DOCTOR_UNREADABLE',
+      code === 'ENOENT' ? `${path}: no such file` : `${path}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   try {
     const { bytesRead, buffer } = await handle.read(Buffer.alloc(2), 0, 2, 0);
@@ -113,17 +127,23 @@ export async function fetchReport(url: string, token: string | undefined, exampl
   let response: Response;
   try {
     response = await fetch(endpoint, {
-      headers: { accept: 'application/json', ...(token !== undefined ? { authorization: `Basic ${Buffer.from(`${token}:`).toString('base64')}` } : {}) },
+      headers: {
+        accept: 'application/json',
+        ...(token !== undefined ? { authorization: `Basic ${Buffer.from(`${token}:`).toString('base64')}` } : {}),
+      },
       signal: AbortSignal.timeout(REPORT_TIMEOUT_MS),
     });
   } catch (error) {
     const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
     const why = String(cause?.code ?? cause?.message ?? (error as Error).message);
-    throw new DoctorError('IDSTITCH_DOCTOR_UNREACHABLE', `${url}: no collector answered (${why}); start one with 'idstitch collector'`, { cause: error });
+    throw new DoctorError('IDSTITCH_DOCTOR_UNREACHABLE', `${url}: no collector answered (${why}); start one with 'idstitch collector'`, {
+      cause: error,
+    });
   }
   const text = await response.text();
   if (response.status === 401) throw new DoctorError('IDSTITCH_DOCTOR_UNREACHABLE', `${url}: the collector wants its token (--token)`);
-  if (response.status !== 200) throw new DoctorError('IDSTITCH_DOCTOR_UNREACHABLE', `${endpoint} answered ${response.status}: ${text.slice(0, 200)}`);
+  if (response.status !== 200)
+    throw new DoctorError('IDSTITCH_DOCTOR_UNREACHABLE', `${endpoint} answered ${response.status}: ${text.slice(0, 200)}`);
   let report: unknown;
   try {
     report = JSON.parse(text);

@@ -103,7 +103,10 @@ describe('idstitch (the command)', () => {
     const db = join(dir, 'collector.sqlite');
     const first = await startCli('--port', '0', '--db', db, '--token', 'cli-token');
     const auth = { authorization: basic('cli-token') };
-    expect((await importEvents(first.url, [event('Viewed Home', { device: 'd1' }), event('Signed Up', { device: 'd1', user: 'u1' })], auth)).status).toBe(200);
+    expect(
+      (await importEvents(first.url, [event('Viewed Home', { device: 'd1' }), event('Signed Up', { device: 'd1', user: 'u1' })], auth))
+        .status,
+    ).toBe(200);
     expect((await send(first.url, '/api/users')).status).toBe(401);
     expect((await send(first.url, '/', { headers: { accept: 'text/html', ...auth } })).text).toContain('u1');
     first.child.kill('SIGTERM');
@@ -118,7 +121,10 @@ describe('idstitch (the command)', () => {
     // Same file, new process: the events and the link are still there. SIGINT (Ctrl+C) stops it too.
     const second = await startCli('--port', '0', '--db', db, '--token', 'cli-token');
     const events = (await send(second.url, '/api/events?distinct_id=d1', { headers: auth })).json.events;
-    expect(events.map((e: { event: string; distinct_id: string }) => [e.event, e.distinct_id])).toEqual([['Viewed Home', 'u1'], ['Signed Up', 'u1']]);
+    expect(events.map((e: { event: string; distinct_id: string }) => [e.event, e.distinct_id])).toEqual([
+      ['Viewed Home', 'u1'],
+      ['Signed Up', 'u1'],
+    ]);
     second.child.kill('SIGINT');
     expect((await second.finished).code).toBe(0);
   });
@@ -137,7 +143,9 @@ describe('idstitch (the command)', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
     for (const flow of ['New user signup', 'Returning user', 'Multiple users, one device']) expect(result.stdout).toContain(flow);
-    expect(result.stdout).toContain('| 3 User Identified | D1         | U1       | U1                                 | Links D1 ⇒ U1, D1 and U1 are inside one ID cluster |');
+    expect(result.stdout).toContain(
+      '| 3 User Identified | D1         | U1       | U1                                 | Links D1 ⇒ U1, D1 and U1 are inside one ID cluster |',
+    );
     expect(result.stdout).toContain('ID clusters now: {D1, U1}  {D2, U2}');
     expect(result.stdout).toContain(`Note: the guide's note on event 5 reads "Links D2 ⇒ U2, D1, D2, and U1 are inside one ID cluster".`);
     expect(result.stdout).not.toContain('✗'); // a correction of the guide, in a run that succeeded

@@ -71,7 +71,9 @@ describe('idstitch demo', () => {
 
   it.each(Object.keys(GUIDE))('%s: every stage is the guide table, as the collector resolved it', (title) => {
     const flow = flows.find((f) => f.title === title)!;
-    const tables = flow.stages.map((stage) => stage.rows.map((row): Row => [row.event, row.deviceId ?? '', row.userId ?? '', row.distinctId, row.notes]));
+    const tables = flow.stages.map((stage) =>
+      stage.rows.map((row): Row => [row.event, row.deviceId ?? '', row.userId ?? '', row.distinctId, row.notes]),
+    );
     expect(tables).toEqual(GUIDE[title]);
   });
 
@@ -110,7 +112,9 @@ describe('idstitch demo', () => {
     const text = formatDemo(flows);
     expect(text).toContain('━━ Flow 3 of 3: Multiple users, one device ━━');
     expect(text).toMatch(/\| 4 Viewed Home +\| D2 +\| +\| \$device:D2 ⇒ U1 +\| Retroactively updated +\|/);
-    expect(text).toMatch(/\| 5 User Identified \| D2 +\| U2 +\| U2 +\| Links D2 ⇒ U2, D2 and U2 are inside one ID cluster \(the guide says otherwise: see below\) \|/);
+    expect(text).toMatch(
+      /\| 5 User Identified \| D2 +\| U2 +\| U2 +\| Links D2 ⇒ U2, D2 and U2 are inside one ID cluster \(the guide says otherwise: see below\) \|/,
+    );
     expect(text).toContain('ID clusters now: {D1, U1}  {D2, U2}');
     // A correction of the guide's table, not a failure: no ✗ in a run that succeeded.
     expect(text).not.toContain('✗');

@@ -29,12 +29,23 @@ describe('/engage profile operations (contract §1.4)', () => {
         { $distinct_id: 'U', $set: { plan: 'pro' } },
       ]),
     ).toEqual({ status: 1, error: null });
-    expect(await profile(url, 'U')).toEqual({ name: 'Ann', plan: 'pro', first_seen: 'today', logins: 3, credits: -5, pages: ['/a', '/b'], tags: ['y', 'z'] });
+    expect(await profile(url, 'U')).toEqual({
+      name: 'Ann',
+      plan: 'pro',
+      first_seen: 'today',
+      logins: 3,
+      credits: -5,
+      pages: ['/a', '/b'],
+      tags: ['y', 'z'],
+    });
   });
 
   it('deletes a profile with $delete', async () => {
     const { url } = await collector();
-    await engage(url, [{ $distinct_id: 'U', $set: { a: 1 } }, { $distinct_id: 'U', $delete: '' }]);
+    await engage(url, [
+      { $distinct_id: 'U', $set: { a: 1 } },
+      { $distinct_id: 'U', $delete: '' },
+    ]);
     expect(await profile(url, 'U')).toBe(404);
   });
 
@@ -75,8 +86,16 @@ describe('/engage profile operations (contract §1.4)', () => {
     const { url } = await collector();
     expect(await engage(url, [{ $set: { a: 1 } }])).toEqual({ status: 0, error: "'$distinct_id' must not be missing or blank" });
     expect(await engage(url, [{ $distinct_id: 'U', $add: { n: 'one' } }])).toEqual({ status: 0, error: "'$add' values must be numbers" });
-    expect(await engage(url, [{ $distinct_id: 'U', $rename: {} }])).toEqual({ status: 0, error: expect.stringContaining('not a profile operation') });
-    const strict = await send(url, '/engage?strict=1', { body: JSON.stringify([{ $distinct_id: 'U', $set: { ok: 1 } }, { $distinct_id: 'null', $set: {} }]) });
+    expect(await engage(url, [{ $distinct_id: 'U', $rename: {} }])).toEqual({
+      status: 0,
+      error: expect.stringContaining('not a profile operation'),
+    });
+    const strict = await send(url, '/engage?strict=1', {
+      body: JSON.stringify([
+        { $distinct_id: 'U', $set: { ok: 1 } },
+        { $distinct_id: 'null', $set: {} },
+      ]),
+    });
     expect(strict.status).toBe(400);
     expect(strict.json).toEqual({
       code: 400,
@@ -90,7 +109,12 @@ describe('/engage profile operations (contract §1.4)', () => {
 
   it('ignores updates carrying another token when a token is configured', async () => {
     const { url } = await collector({ token: 'tok' });
-    expect(await engage(url, [{ $token: 'other', $distinct_id: 'U', $set: { a: 1 } }, { $token: 'tok', $distinct_id: 'V', $set: { a: 1 } }])).toEqual({ status: 1, error: null });
+    expect(
+      await engage(url, [
+        { $token: 'other', $distinct_id: 'U', $set: { a: 1 } },
+        { $token: 'tok', $distinct_id: 'V', $set: { a: 1 } },
+      ]),
+    ).toEqual({ status: 1, error: null });
     const headers = { authorization: 'Basic ' + Buffer.from('tok:').toString('base64') };
     expect((await send(url, '/api/profiles/U', { headers })).status).toBe(404);
     expect((await send(url, '/api/profiles/V', { headers })).status).toBe(200);
@@ -101,10 +125,16 @@ describe('/groups (contract §1.5)', () => {
   it('accepts group profile updates keyed by group key and id', async () => {
     const { url, store } = await collector();
     const response = await send(url, '/groups?verbose=1', {
-      body: JSON.stringify([{ $group_key: 'company', $group_id: 'acme', $set: { plan: 'pro' } }, { $group_key: 'company', $group_id: 'acme', $union: { regions: ['eu'] } }]),
+      body: JSON.stringify([
+        { $group_key: 'company', $group_id: 'acme', $set: { plan: 'pro' } },
+        { $group_key: 'company', $group_id: 'acme', $union: { regions: ['eu'] } },
+      ]),
     });
     expect(response.json).toEqual({ status: 1, error: null });
     expect(store.getGroup('company', 'acme')).toEqual({ plan: 'pro', regions: ['eu'] });
-    expect((await send(url, '/groups?verbose=1', { body: JSON.stringify([{ $group_key: 'company', $group_id: 'acme', $add: { n: 1 } }]) })).json.status).toBe(0);
+    expect(
+      (await send(url, '/groups?verbose=1', { body: JSON.stringify([{ $group_key: 'company', $group_id: 'acme', $add: { n: 1 } }]) })).json
+        .status,
+    ).toBe(0);
   });
 });

@@ -2,11 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { collector, event, feed, importEvents, send, trackEvents } from './helpers.js';
 
 describe('fault injection', () => {
-  it('answers 429 in Mixpanel\'s shape, with Retry-After only when asked, then recovers', async () => {
-    const { url, store } = await collector({ faults: [{ kind: 'status', status: 429 }, { kind: 'status', status: 429, retryAfter: 3 }] });
+  it("answers 429 in Mixpanel's shape, with Retry-After only when asked, then recovers", async () => {
+    const { url, store } = await collector({
+      faults: [
+        { kind: 'status', status: 429 },
+        { kind: 'status', status: 429, retryAfter: 3 },
+      ],
+    });
     const first = await importEvents(url, [event('a', { device: 'D' })]);
     expect(first.status).toBe(429);
-    expect(first.json).toEqual({ code: 429, error: 'Project exceeded rate limits. Please retry the request with exponential backoff.', status: 'Too Many Requests' });
+    expect(first.json).toEqual({
+      code: 429,
+      error: 'Project exceeded rate limits. Please retry the request with exponential backoff.',
+      status: 'Too Many Requests',
+    });
     expect(first.headers.get('retry-after')).toBeNull();
     const second = await importEvents(url, [event('a', { device: 'D' })]);
     expect(second.status).toBe(429);
@@ -17,8 +26,20 @@ describe('fault injection', () => {
 
   it('scripts faults through POST /_control/faults: next N requests, per endpoint', async () => {
     const { url } = await collector();
-    const added = await send(url, '/_control/faults', { body: JSON.stringify({ faults: [{ kind: 'status', status: 503, times: 2, endpoints: ['import'] }, { kind: 'status', status: 413 }] }) });
-    expect(added.json).toEqual({ faults: [{ kind: 'status', status: 503, times: 2, endpoints: ['import'] }, { kind: 'status', status: 413, times: 1 }] });
+    const added = await send(url, '/_control/faults', {
+      body: JSON.stringify({
+        faults: [
+          { kind: 'status', status: 503, times: 2, endpoints: ['import'] },
+          { kind: 'status', status: 413 },
+        ],
+      }),
+    });
+    expect(added.json).toEqual({
+      faults: [
+        { kind: 'status', status: 503, times: 2, endpoints: ['import'] },
+        { kind: 'status', status: 413, times: 1 },
+      ],
+    });
     // /track skips the import-only fault and takes the 413.
     const track = await trackEvents(url, [event('t', { device: 'D' })]);
     expect(track.status).toBe(413);
@@ -49,7 +70,12 @@ describe('fault injection', () => {
   });
 
   it('fails after ingesting with afterIngest, so a retry with the same $insert_id is a hidden duplicate', async () => {
-    const { url, store } = await collector({ faults: [{ kind: 'status', status: 502, afterIngest: true }, { kind: 'drop', afterIngest: true }] });
+    const { url, store } = await collector({
+      faults: [
+        { kind: 'status', status: 502, afterIngest: true },
+        { kind: 'drop', afterIngest: true },
+      ],
+    });
     const once = event('pay', { device: 'D', user: 'U' });
     expect((await importEvents(url, [once])).status).toBe(502);
     await expect(importEvents(url, [once])).rejects.toThrow();

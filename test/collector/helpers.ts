@@ -11,7 +11,13 @@ afterEach(async () => {
 
 /** A collector on a free port with in-memory storage, closed after the test. */
 export async function collector(options: CollectorOptions = {}): Promise<Collector> {
-  const started = await startCollector({ port: 0, onError: (error) => { throw error; }, ...options });
+  const started = await startCollector({
+    port: 0,
+    onError: (error) => {
+      throw error;
+    },
+    ...options,
+  });
   running.push(started);
   return started;
 }
@@ -52,7 +58,11 @@ let counter = 0;
 const BASE_TIME = Date.now() - 2 * 60 * 60 * 1000;
 
 /** An event as our tracker sends it: time in ms, a fresh `$insert_id`, `distinct_id: ""`, the given ids. */
-export function event(name: string, ids: { device?: string; user?: string; time?: number } = {}, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function event(
+  name: string,
+  ids: { device?: string; user?: string; time?: number } = {},
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   counter++;
   return {
     event: name,
@@ -94,7 +104,11 @@ export async function query(base: string, path: string, headers: Record<string, 
 export async function feed(base: string, id: string): Promise<Array<[string, string, string]>> {
   const response = await send(base, `/api/events?distinct_id=${encodeURIComponent(id)}`);
   if (response.status !== 200) throw new Error(`feed of ${id}: ${response.status} ${response.text}`);
-  return (response.json.events as Array<{ event: string; original_distinct_id: string; distinct_id: string }>).map((e) => [e.event, e.original_distinct_id, e.distinct_id]);
+  return (response.json.events as Array<{ event: string; original_distinct_id: string; distinct_id: string }>).map((e) => [
+    e.event,
+    e.original_distinct_id,
+    e.distinct_id,
+  ]);
 }
 
 /** The identity view of an id: `{ distinct_id, user_id, device_ids }`, or the status when not 200. */

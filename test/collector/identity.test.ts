@@ -34,7 +34,12 @@ describe('Simplified ID Merge test vectors (contract §5.11)', () => {
     ]);
     await sequence(url, [event('e6', { device: 'D2', user: 'U1' })]);
     expect((await feed(url, 'U1')).map(([name, , now]) => [name, now])).toEqual([
-      ['e1', 'U1'], ['e2', 'U1'], ['e3', 'U1'], ['e4', 'U1'], ['e5', 'U1'], ['e6', 'U1'],
+      ['e1', 'U1'],
+      ['e2', 'U1'],
+      ['e3', 'U1'],
+      ['e4', 'U1'],
+      ['e5', 'U1'],
+      ['e6', 'U1'],
     ]);
     expect(await identity(url, 'D2')).toEqual({ distinct_id: 'U1', user_id: 'U1', device_ids: ['D1', 'D2'] });
   });
@@ -42,8 +47,11 @@ describe('Simplified ID Merge test vectors (contract §5.11)', () => {
   it('TV3 shared device with reset: two users, two clusters (the corrected doc example)', async () => {
     const { url } = await collector();
     await sequence(url, [
-      event('e1', { device: 'D1' }), event('e2', { device: 'D1', user: 'U1' }),
-      event('e3', { device: 'D2' }), event('e4', { device: 'D2' }), event('e5', { device: 'D2', user: 'U2' }),
+      event('e1', { device: 'D1' }),
+      event('e2', { device: 'D1', user: 'U1' }),
+      event('e3', { device: 'D2' }),
+      event('e4', { device: 'D2' }),
+      event('e5', { device: 'D2', user: 'U2' }),
     ]);
     expect(await identity(url, 'U1')).toEqual({ distinct_id: 'U1', user_id: 'U1', device_ids: ['D1'] });
     expect(await identity(url, 'U2')).toEqual({ distinct_id: 'U2', user_id: 'U2', device_ids: ['D2'] });
@@ -52,7 +60,12 @@ describe('Simplified ID Merge test vectors (contract §5.11)', () => {
 
   it('TV4 shared device without reset: the device stays with the first user; the second user keeps its own event', async () => {
     const { url } = await collector();
-    await sequence(url, [event('e1', { device: 'D1' }), event('e2', { device: 'D1', user: 'U1' }), event('e3', { device: 'D1' }), event('e4', { device: 'D1', user: 'U2' })]);
+    await sequence(url, [
+      event('e1', { device: 'D1' }),
+      event('e2', { device: 'D1', user: 'U1' }),
+      event('e3', { device: 'D1' }),
+      event('e4', { device: 'D1', user: 'U2' }),
+    ]);
     expect((await feed(url, 'U1')).map(([name]) => name)).toEqual(['e1', 'e2', 'e3']);
     const u2 = await send(url, '/api/events?distinct_id=U2');
     expect(u2.json.events).toHaveLength(1);
@@ -64,7 +77,11 @@ describe('Simplified ID Merge test vectors (contract §5.11)', () => {
 
   it('TV5 conflict in one batch: the earlier record in the batch wins the device', async () => {
     const { url } = await collector();
-    const response = await importEvents(url, [event('a', { device: 'D', user: 'U51' }), event('b', { device: 'D', user: 'U52' }), event('c', { device: 'D' })]);
+    const response = await importEvents(url, [
+      event('a', { device: 'D', user: 'U51' }),
+      event('b', { device: 'D', user: 'U52' }),
+      event('c', { device: 'D' }),
+    ]);
     expect(response.json).toEqual({ code: 200, num_records_imported: 3, status: 'OK' });
     expect(await identity(url, 'D')).toEqual({ distinct_id: 'U51', user_id: 'U51', device_ids: ['D'] });
     expect(await feed(url, 'U51')).toEqual([
@@ -76,7 +93,10 @@ describe('Simplified ID Merge test vectors (contract §5.11)', () => {
   it('TV6 back-dated link: a link stamped 30 days earlier still claims later anonymous events', async () => {
     const { url } = await collector();
     const now = Date.now();
-    await sequence(url, [event('e1', { device: 'D9', time: now - 1000 }), event('e2', { device: 'D9', user: 'U9', time: now - 30 * 86_400_000 })]);
+    await sequence(url, [
+      event('e1', { device: 'D9', time: now - 1000 }),
+      event('e2', { device: 'D9', user: 'U9', time: now - 30 * 86_400_000 }),
+    ]);
     expect(await feed(url, 'U9')).toEqual([
       ['e2', 'U9', 'U9'],
       ['e1', '$device:D9', 'U9'],
@@ -151,11 +171,17 @@ describe('Simplified ID Merge test vectors (contract §5.11)', () => {
 
   it('TV13 profiles: properties set on $device:D do not reach the user after D is linked', async () => {
     const { url } = await collector();
-    const engage = await send(url, '/engage?verbose=1', { body: JSON.stringify([{ $distinct_id: '$device:D', $set: { plan: 'anon' } }]), headers: { 'content-type': 'application/json' } });
+    const engage = await send(url, '/engage?verbose=1', {
+      body: JSON.stringify([{ $distinct_id: '$device:D', $set: { plan: 'anon' } }]),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(engage.json).toEqual({ status: 1, error: null });
     await sequence(url, [event('login', { device: 'D', user: 'U' })]);
     expect((await send(url, '/api/profiles/U')).status).toBe(404);
-    expect((await send(url, `/api/profiles/${encodeURIComponent('$device:D')}`)).json).toMatchObject({ distinct_id: '$device:D', properties: { plan: 'anon' } });
+    expect((await send(url, `/api/profiles/${encodeURIComponent('$device:D')}`)).json).toMatchObject({
+      distinct_id: '$device:D',
+      properties: { plan: 'anon' },
+    });
   });
 });
 
@@ -175,15 +201,20 @@ describe('identity resolution', () => {
   it('never relinks a device: first link wins by ingestion order, not by event time', async () => {
     const { url } = await collector();
     const now = Date.now();
-    await sequence(url, [event('first', { device: 'D', user: 'A', time: now - 1000 }), event('older', { device: 'D', user: 'B', time: now - 86_400_000 })]);
+    await sequence(url, [
+      event('first', { device: 'D', user: 'A', time: now - 1000 }),
+      event('older', { device: 'D', user: 'B', time: now - 86_400_000 }),
+    ]);
     expect(await identity(url, 'D')).toEqual({ distinct_id: 'A', user_id: 'A', device_ids: ['D'] });
   });
 
   it('never merges two users, even when they share devices in every order', async () => {
     const { url } = await collector();
     await sequence(url, [
-      event('a', { device: 'D1', user: 'A' }), event('b', { device: 'D2', user: 'B' }),
-      event('c', { device: 'D1', user: 'B' }), event('d', { device: 'D2', user: 'A' }),
+      event('a', { device: 'D1', user: 'A' }),
+      event('b', { device: 'D2', user: 'B' }),
+      event('c', { device: 'D1', user: 'B' }),
+      event('d', { device: 'D2', user: 'A' }),
     ]);
     expect(await identity(url, 'A')).toEqual({ distinct_id: 'A', user_id: 'A', device_ids: ['D1'] });
     expect(await identity(url, 'B')).toEqual({ distinct_id: 'B', user_id: 'B', device_ids: ['D2'] });
@@ -194,7 +225,10 @@ describe('identity resolution', () => {
   it('puts no cap on the devices of one user', async () => {
     const { url } = await collector();
     const devices = Array.from({ length: 600 }, (_, i) => `dev-${String(i).padStart(4, '0')}`);
-    const response = await importEvents(url, devices.map((device) => event('login', { device, user: 'many' })));
+    const response = await importEvents(
+      url,
+      devices.map((device) => event('login', { device, user: 'many' })),
+    );
     expect(response.json.num_records_imported).toBe(600);
     expect(await identity(url, 'many')).toEqual({ distinct_id: 'many', user_id: 'many', device_ids: devices });
   });
@@ -228,7 +262,10 @@ describe('identity resolution', () => {
       expect(await identity(second.url, 'U')).toEqual({ distinct_id: 'U', user_id: 'U', device_ids: ['D', 'D2'] });
       expect((await feed(second.url, 'U')).map(([name]) => name)).toEqual(['a', 'b', 'd']);
       const users = (await send(second.url, '/api/users')).json.users as Array<{ distinct_id: string; event_count: number }>;
-      expect(users.map((u) => [u.distinct_id, u.event_count]).sort()).toEqual([['U', 3], ['V', 1]]);
+      expect(users.map((u) => [u.distinct_id, u.event_count]).sort()).toEqual([
+        ['U', 3],
+        ['V', 1],
+      ]);
       await second.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

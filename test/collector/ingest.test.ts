@@ -9,7 +9,10 @@ describe('body encodings (contract §1.7)', () => {
   it('reads a JSON array and a single JSON object', async () => {
     const { url } = await collector();
     expect((await importEvents(url, [event('a', { device: 'D' }), event('b', { device: 'D' })])).json.num_records_imported).toBe(2);
-    const single = await send(url, '/import?strict=1', { body: JSON.stringify(event('c', { device: 'D' })), headers: { 'content-type': 'application/json' } });
+    const single = await send(url, '/import?strict=1', {
+      body: JSON.stringify(event('c', { device: 'D' })),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(single.json).toEqual({ code: 200, num_records_imported: 1, status: 'OK' });
     expect(await stored(url, 'D')).toEqual(['a', 'b', 'c']);
   });
@@ -50,27 +53,44 @@ describe('body encodings (contract §1.7)', () => {
 
   it('inflates gzip bodies, JSON and NDJSON', async () => {
     const { url } = await collector();
-    const json = await send(url, '/import?strict=1', { body: gzipJson([event('a', { device: 'D' })]), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+    const json = await send(url, '/import?strict=1', {
+      body: gzipJson([event('a', { device: 'D' })]),
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    });
     expect(json.json.num_records_imported).toBe(1);
     const ndjson = gzipSync([event('b', { device: 'D' }), event('c', { device: 'D' })].map((e) => JSON.stringify(e)).join('\n'));
-    const lines = await send(url, '/import?strict=1', { body: ndjson, headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' } });
+    const lines = await send(url, '/import?strict=1', {
+      body: ndjson,
+      headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' },
+    });
     expect(lines.json.num_records_imported).toBe(2);
     expect(await stored(url, 'D')).toEqual(['a', 'b', 'c']);
   });
 
   it('answers 400 to a body marked gzip that does not inflate, and to JSON that does not parse', async () => {
     const { url } = await collector();
-    const bad = await send(url, '/import?strict=1', { body: Buffer.from([0x1f, 0x8b, 1, 2, 3, 4]), headers: { 'content-encoding': 'gzip' } });
+    const bad = await send(url, '/import?strict=1', {
+      body: Buffer.from([0x1f, 0x8b, 1, 2, 3, 4]),
+      headers: { 'content-encoding': 'gzip' },
+    });
     expect(bad.status).toBe(400);
     expect(bad.json).toMatchObject({ code: 400, status: 'Bad Request' });
     const garbled = await send(url, '/import?strict=1', { body: '[{"event":', headers: { 'content-type': 'application/json' } });
     expect(garbled.json).toEqual({ code: 400, error: 'the data is not valid JSON', status: 'Bad Request' });
-    expect((await send(url, '/track?verbose=1', { body: 'data=%7Bnope' })).json).toEqual({ status: 0, error: 'the data is not valid JSON' });
+    expect((await send(url, '/track?verbose=1', { body: 'data=%7Bnope' })).json).toEqual({
+      status: 0,
+      error: 'the data is not valid JSON',
+    });
   });
 
   it('answers "data, missing or empty" to an empty batch', async () => {
     const { url } = await collector();
-    expect((await importEvents(url, [])).json).toEqual({ code: 400, error: 'data, missing or empty', num_records_imported: 0, status: 'Bad Request' });
+    expect((await importEvents(url, [])).json).toEqual({
+      code: 400,
+      error: 'data, missing or empty',
+      num_records_imported: 0,
+      status: 'Bad Request',
+    });
     expect((await trackEvents(url, [])).json).toEqual({ status: 0, error: 'data, missing or empty' });
   });
 });
@@ -102,15 +122,45 @@ describe('strict /import validation (contract §2, §3.2, §4)', () => {
       status: 'Bad Request',
       failed_records: [
         { index: 1, insert_id: 'no-time', field: 'properties.time', message: "'properties.time' is invalid: must not be missing" },
-        { index: 2, insert_id: 'text-time', field: 'properties.time', message: "'properties.time' is invalid: must be specified as seconds since epoch" },
-        { index: 3, insert_id: expect.any(String), field: 'properties.time', message: "'properties.time' is invalid: must not be in the future" },
-        { index: 4, insert_id: expect.any(String), field: 'properties.time', message: "'properties.time' is invalid: must not be before 1971-01-01" },
-        { index: 5, insert_id: 'x'.repeat(37), field: 'properties.$insert_id', message: expect.stringContaining("'properties.$insert_id' is invalid") },
-        { index: 6, insert_id: 'has space', field: 'properties.$insert_id', message: expect.stringContaining("'properties.$insert_id' is invalid") },
+        {
+          index: 2,
+          insert_id: 'text-time',
+          field: 'properties.time',
+          message: "'properties.time' is invalid: must be specified as seconds since epoch",
+        },
+        {
+          index: 3,
+          insert_id: expect.any(String),
+          field: 'properties.time',
+          message: "'properties.time' is invalid: must not be in the future",
+        },
+        {
+          index: 4,
+          insert_id: expect.any(String),
+          field: 'properties.time',
+          message: "'properties.time' is invalid: must not be before 1971-01-01",
+        },
+        {
+          index: 5,
+          insert_id: 'x'.repeat(37),
+          field: 'properties.$insert_id',
+          message: expect.stringContaining("'properties.$insert_id' is invalid"),
+        },
+        {
+          index: 6,
+          insert_id: 'has space',
+          field: 'properties.$insert_id',
+          message: expect.stringContaining("'properties.$insert_id' is invalid"),
+        },
         { index: 7, insert_id: '', field: 'properties.$insert_id', message: "'properties.$insert_id' is invalid: must not be missing" },
         { index: 8, insert_id: 'blank-name', field: 'event', message: "'event' must not be missing or blank" },
         { index: 9, insert_id: expect.any(String), field: 'properties.$user_id', message: expect.stringContaining('placeholder') },
-        { index: 10, insert_id: expect.any(String), field: 'properties.distinct_id', message: "'properties.distinct_id' is invalid: must not be missing" },
+        {
+          index: 10,
+          insert_id: expect.any(String),
+          field: 'properties.distinct_id',
+          message: "'properties.distinct_id' is invalid: must not be missing",
+        },
       ],
     });
     expect(store.countEvents()).toBe(2);
@@ -137,10 +187,25 @@ describe('strict /import validation (contract §2, §3.2, §4)', () => {
 
   it('refuses more than 2000 events in one request', async () => {
     const { url, store } = await collector();
-    const response = await importEvents(url, Array.from({ length: 2001 }, () => event('x', { device: 'D' })));
-    expect(response.json).toEqual({ code: 400, error: 'request exceeds max limit of 2000 events', num_records_imported: 0, status: 'Bad Request' });
+    const response = await importEvents(
+      url,
+      Array.from({ length: 2001 }, () => event('x', { device: 'D' })),
+    );
+    expect(response.json).toEqual({
+      code: 400,
+      error: 'request exceeds max limit of 2000 events',
+      num_records_imported: 0,
+      status: 'Bad Request',
+    });
     expect(store.countEvents()).toBe(0);
-    expect((await importEvents(url, Array.from({ length: 2000 }, () => event('x', { device: 'D' })))).json.num_records_imported).toBe(2000);
+    expect(
+      (
+        await importEvents(
+          url,
+          Array.from({ length: 2000 }, () => event('x', { device: 'D' })),
+        )
+      ).json.num_records_imported,
+    ).toBe(2000);
   });
 
   it('answers 413 to a body over 10 MB, plain or inflated from gzip', async () => {
@@ -188,14 +253,23 @@ describe('strict /import validation (contract §2, §3.2, §4)', () => {
   it('names the insert id `$insert_id` in failed_records when failedRecordInsertIdKey says so (U1)', async () => {
     const { url } = await collector({ failedRecordInsertIdKey: '$insert_id' });
     const response = await importEvents(url, [{ event: 'x', properties: { $insert_id: 'abc', $device_id: 'D' } }]);
-    expect(response.json.failed_records).toEqual([{ index: 0, $insert_id: 'abc', field: 'properties.time', message: "'properties.time' is invalid: must not be missing" }]);
+    expect(response.json.failed_records).toEqual([
+      { index: 0, $insert_id: 'abc', field: 'properties.time', message: "'properties.time' is invalid: must not be missing" },
+    ]);
   });
 
   it('reports identity verbs as objects, or fails the whole batch, when configured (U5)', async () => {
     const objects = await collector({ identityEventFailure: 'object' });
     const one = await importEvents(objects.url, [event('ok', { device: 'D' }), event('$merge', { device: 'D', user: 'U' })]);
     expect(one.json.num_records_imported).toBe(1);
-    expect(one.json.failed_records).toEqual([{ index: 1, insert_id: expect.any(String), field: 'event', message: 'identity events are not allowed when project is using simplified identity management' }]);
+    expect(one.json.failed_records).toEqual([
+      {
+        index: 1,
+        insert_id: expect.any(String),
+        field: 'event',
+        message: 'identity events are not allowed when project is using simplified identity management',
+      },
+    ]);
     const batch = await collector({ identityEventScope: 'batch' });
     const all = await importEvents(batch.url, [event('ok', { device: 'D' }), event('$identify', { device: 'D', user: 'U' })]);
     expect(all.json.num_records_imported).toBe(0);
@@ -210,7 +284,9 @@ describe('strict /import validation (contract §2, §3.2, §4)', () => {
 
   it('accepts an event with only $device_id and $user_id: distinct_id is optional in Simplified projects (C13)', async () => {
     const { url } = await collector();
-    const response = await importEvents(url, [{ event: 'x', properties: { time: Date.now(), $insert_id: 'c13', $device_id: 'D', $user_id: 'U' } }]);
+    const response = await importEvents(url, [
+      { event: 'x', properties: { time: Date.now(), $insert_id: 'c13', $device_id: 'D', $user_id: 'U' } },
+    ]);
     expect(response.json).toEqual({ code: 200, num_records_imported: 1, status: 'OK' });
   });
 });
@@ -221,7 +297,10 @@ describe('/track answers (contract §3.1)', () => {
     expect((await trackEvents(url, [event('a', { device: 'D' })], '')).text).toBe('1');
     const anonymous = { distinct_id: undefined };
     expect((await trackEvents(url, [event('b', {}, anonymous)], '')).text).toBe('0');
-    expect((await trackEvents(url, [event('c', {}, anonymous)])).json).toEqual({ status: 0, error: "'properties.distinct_id' is invalid: must not be missing" });
+    expect((await trackEvents(url, [event('c', {}, anonymous)])).json).toEqual({
+      status: 0,
+      error: "'properties.distinct_id' is invalid: must not be missing",
+    });
     expect((await trackEvents(url, [event('d', {}, anonymous), event('e', { device: 'D' })])).json).toEqual({ status: 1, error: null });
   });
 
@@ -245,7 +324,10 @@ describe('/track answers (contract §3.1)', () => {
 
   it('hashes the client address into distinct_id with ip=1 when an event has no ids', async () => {
     const { url, store } = await collector();
-    expect((await trackEvents(url, [event('a', {}, { distinct_id: undefined })], 'verbose=1&ip=1')).json).toEqual({ status: 1, error: null });
+    expect((await trackEvents(url, [event('a', {}, { distinct_id: undefined })], 'verbose=1&ip=1')).json).toEqual({
+      status: 1,
+      error: null,
+    });
     expect(store.allEvents()[0]!.distinctId).toMatch(/^[0-9a-f]{32}$/);
   });
 
@@ -268,8 +350,14 @@ describe('/track answers (contract §3.1)', () => {
     }
     expect((await send(url, '/track', { method: 'DELETE' })).status).toBe(405);
     // Any origin may post; only a page on a loopback origin is allowed credentials (see test/hostile/collector-exposure.test.ts).
-    expect((await send(url, '/track', { method: 'OPTIONS', headers: { origin: 'http://app.test' } })).headers.get('access-control-allow-origin')).toBe('*');
-    expect((await send(url, '/track', { method: 'OPTIONS', headers: { origin: 'http://localhost:3000' } })).headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
+    expect(
+      (await send(url, '/track', { method: 'OPTIONS', headers: { origin: 'http://app.test' } })).headers.get('access-control-allow-origin'),
+    ).toBe('*');
+    expect(
+      (await send(url, '/track', { method: 'OPTIONS', headers: { origin: 'http://localhost:3000' } })).headers.get(
+        'access-control-allow-origin',
+      ),
+    ).toBe('http://localhost:3000');
   });
 });
 
@@ -290,20 +378,40 @@ describe('/import authentication (contract §1.3)', () => {
   it('accepts the legacy secret, and a service account only with its project_id', async () => {
     const { url } = await collector({ secret: 'sec', serviceAccount: { username: 'sa.user', secret: 'sa-secret', projectId: 42 } });
     expect((await importEvents(url, [event('a', { device: 'D' })], { authorization: basic('sec') })).status).toBe(200);
-    expect((await importEvents(url, [event('b', { device: 'D' })], { authorization: basic('sa.user', 'sa-secret') }, 'strict=1&project_id=42')).status).toBe(200);
-    expect((await importEvents(url, [event('c', { device: 'D' })], { authorization: 'Basic sa.user:sa-secret' }, 'strict=1&project_id=42')).status).toBe(200);
-    expect((await importEvents(url, [event('d', { device: 'D' })], { authorization: basic('sa.user', 'sa-secret') })).json).toEqual(unauthorized);
-    expect((await importEvents(url, [event('e', { device: 'D' })], { authorization: basic('sa.user', 'sa-secret') }, 'strict=1&project_id=7')).status).toBe(401);
-    expect((await importEvents(url, [event('f', { device: 'D' })], { authorization: basic('sa.user', 'wrong') }, 'strict=1&project_id=42')).status).toBe(401);
+    expect(
+      (await importEvents(url, [event('b', { device: 'D' })], { authorization: basic('sa.user', 'sa-secret') }, 'strict=1&project_id=42'))
+        .status,
+    ).toBe(200);
+    expect(
+      (await importEvents(url, [event('c', { device: 'D' })], { authorization: 'Basic sa.user:sa-secret' }, 'strict=1&project_id=42'))
+        .status,
+    ).toBe(200);
+    expect((await importEvents(url, [event('d', { device: 'D' })], { authorization: basic('sa.user', 'sa-secret') })).json).toEqual(
+      unauthorized,
+    );
+    expect(
+      (await importEvents(url, [event('e', { device: 'D' })], { authorization: basic('sa.user', 'sa-secret') }, 'strict=1&project_id=7'))
+        .status,
+    ).toBe(401);
+    expect(
+      (await importEvents(url, [event('f', { device: 'D' })], { authorization: basic('sa.user', 'wrong') }, 'strict=1&project_id=42'))
+        .status,
+    ).toBe(401);
   });
 
   it('answers legacy non-strict /import with status 1 even for wrong credentials, storing nothing (§1.3)', async () => {
     const { url, store } = await collector({ secret: 'sec' });
     const body = new URLSearchParams({ data: base64([event('a', { device: 'D' })]) }).toString();
     const headers = { 'content-type': 'application/x-www-form-urlencoded' };
-    expect((await send(url, '/import?verbose=1', { body, headers: { ...headers, authorization: basic('wrong') } })).json).toEqual({ status: 1, error: null });
+    expect((await send(url, '/import?verbose=1', { body, headers: { ...headers, authorization: basic('wrong') } })).json).toEqual({
+      status: 1,
+      error: null,
+    });
     expect(store.countEvents()).toBe(0);
-    expect((await send(url, '/import?verbose=1', { body, headers: { ...headers, authorization: basic('sec') } })).json).toEqual({ status: 1, error: null });
+    expect((await send(url, '/import?verbose=1', { body, headers: { ...headers, authorization: basic('sec') } })).json).toEqual({
+      status: 1,
+      error: null,
+    });
     expect(store.countEvents()).toBe(1);
     const loud = await collector({ secret: 'sec', legacyImportAuthFailure: '401' });
     expect((await send(loud.url, '/import?verbose=1', { body, headers: { ...headers, authorization: basic('wrong') } })).status).toBe(401);

@@ -15,12 +15,20 @@ const TOKEN = 'mp-token';
 /** A client on plain HTTP. mixpanel-node refuses `secret` and service accounts without HTTPS, so `/import` authenticates with its legacy `key` (`?api_key=`). */
 function client(url: string, config: Record<string, unknown> = {}) {
   const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
-  return Mixpanel.init(TOKEN, { host: new URL(url).host, protocol: 'http', verbose: true, logger: silent, ...config } as Partial<Mixpanel.InitConfig>);
+  return Mixpanel.init(TOKEN, {
+    host: new URL(url).host,
+    protocol: 'http',
+    verbose: true,
+    logger: silent,
+    ...config,
+  } as Partial<Mixpanel.InitConfig>);
 }
 
 /** mixpanel-node's callbacks as promises: resolves with the error list (empty when every request said status 1). */
 function done(call: (callback: (errors: unknown) => void) => void): Promise<unknown[]> {
-  return new Promise((resolve) => call((errors) => resolve(errors === undefined || errors === null ? [] : Array.isArray(errors) ? errors : [errors])));
+  return new Promise((resolve) =>
+    call((errors) => resolve(errors === undefined || errors === null ? [] : Array.isArray(errors) ? errors : [errors])),
+  );
 }
 
 const auth = { authorization: basic(TOKEN) };
@@ -35,10 +43,18 @@ describe('the official mixpanel client against the collector', () => {
     // Classic server-side use: a bare distinct_id is the user.
     expect(await done((cb) => mixpanel.track('Paid', { distinct_id: 'user-1', amount: 5 }, cb))).toEqual([]);
     const events = started.store.allEvents();
-    expect(events.map((e) => [e.event, e.endpoint])).toEqual([['Viewed Home', 'track'], ['Signed Up', 'track'], ['Paid', 'track']]);
+    expect(events.map((e) => [e.event, e.endpoint])).toEqual([
+      ['Viewed Home', 'track'],
+      ['Signed Up', 'track'],
+      ['Paid', 'track'],
+    ]);
     expect(JSON.parse(events[0]!.properties)).toMatchObject({ token: TOKEN, mp_lib: 'node', path: '/' });
     expect((await send(started.url, '/api/events?distinct_id=dev-1')).status).toBe(401); // the query API needs the token
-    const rows = (await send(started.url, '/api/events?distinct_id=dev-1', { headers: auth })).json.events.map((e: any) => [e.event, e.original_distinct_id, e.distinct_id]);
+    const rows = (await send(started.url, '/api/events?distinct_id=dev-1', { headers: auth })).json.events.map((e: any) => [
+      e.event,
+      e.original_distinct_id,
+      e.distinct_id,
+    ]);
     expect(rows).toEqual([
       ['Viewed Home', '$device:dev-1', 'user-1'],
       ['Signed Up', 'user-1', 'user-1'],
@@ -82,12 +98,20 @@ describe('the official mixpanel client against the collector', () => {
     const mixpanel = client(started.url, { key: TOKEN });
     const lastMonth = Date.now() - 30 * 24 * HOUR;
     expect(await done((cb) => mixpanel.import('Viewed Home', new Date(lastMonth), { $device_id: 'dev-3' }, cb))).toEqual([]);
-    const batch = Array.from({ length: 60 }, (_, i) => ({ event: 'Read Article', properties: { $device_id: 'dev-3', $user_id: 'user-3', time: lastMonth + 1000 * (i + 1), n: i } }));
+    const batch = Array.from({ length: 60 }, (_, i) => ({
+      event: 'Read Article',
+      properties: { $device_id: 'dev-3', $user_id: 'user-3', time: lastMonth + 1000 * (i + 1), n: i },
+    }));
     // More than mixpanel-node's 50 per request: two form POSTs.
     expect(await done((cb) => mixpanel.import_batch(batch, cb))).toEqual([]);
     const events = (await send(started.url, '/api/events?distinct_id=user-3', { headers: auth })).json.events;
     expect(events).toHaveLength(61);
-    expect(events[0]).toMatchObject({ event: 'Viewed Home', time: lastMonth, original_distinct_id: '$device:dev-3', distinct_id: 'user-3' });
+    expect(events[0]).toMatchObject({
+      event: 'Viewed Home',
+      time: lastMonth,
+      original_distinct_id: '$device:dev-3',
+      distinct_id: 'user-3',
+    });
     expect(events.at(-1)).toMatchObject({ event: 'Read Article', time: lastMonth + 60_000, properties: { n: 59 } });
     expect(started.store.allEvents().every((e) => e.endpoint === 'import')).toBe(true);
     // `api_key` is an /import credential only; the query API still wants Basic.
@@ -111,7 +135,9 @@ describe('the official mixpanel client against the collector', () => {
     expect(await done((cb) => mixpanel.people.set('$device:dev-5', { referrer: 'ad' }, cb))).toEqual([]);
     const profile = await send(started.url, '/api/profiles/user-5', { headers: auth });
     expect(profile.json.properties).toEqual({ $name: 'Ada', plan: 'pro', first_seen: 'today', logins: 2 });
-    expect((await send(started.url, `/api/profiles/${encodeURIComponent('$device:dev-5')}`, { headers: auth })).json.properties).toEqual({ referrer: 'ad' });
+    expect((await send(started.url, `/api/profiles/${encodeURIComponent('$device:dev-5')}`, { headers: auth })).json.properties).toEqual({
+      referrer: 'ad',
+    });
   });
 
   it('alias sends $create_alias on /track, stored without identity effect (Simplified ID Merge)', async () => {
@@ -128,8 +154,29 @@ function selfSignedCertificate(dir: string): { key: string; cert: string; certPa
   const keyPath = join(dir, 'key.pem');
   const certPath = join(dir, 'cert.pem');
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyPath, '-out', certPath], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        keyPath,
+        '-out',
+        certPath,
+      ],
+      { stdio: 'ignore' },
+    );
   } catch {
     return undefined;
   }
@@ -166,7 +213,10 @@ describe('the official mixpanel client over HTTPS, with a secret or a service ac
   let front: TlsServer | undefined;
   // CI installs openssl and sets IDSTITCH_REQUIRE_OPENSSL=1, so these tests can never be skipped there unnoticed.
   const required = process.env.IDSTITCH_REQUIRE_OPENSSL === '1';
-  if (!certificate && !required) console.warn('\n  ⚠ Skipping the HTTPS tests of the mixpanel client: the openssl command is not installed (apt-get install -y openssl).\n');
+  if (!certificate && !required)
+    console.warn(
+      '\n  ⚠ Skipping the HTTPS tests of the mixpanel client: the openssl command is not installed (apt-get install -y openssl).\n',
+    );
   if (!certificate && required) {
     it('needs the openssl command, since IDSTITCH_REQUIRE_OPENSSL=1 (apt-get install -y openssl)', () => {
       throw new Error('IDSTITCH_REQUIRE_OPENSSL=1 but the openssl command could not make a certificate');
@@ -178,38 +228,49 @@ describe('the official mixpanel client over HTTPS, with a secret or a service ac
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it.skipIf(!certificate)('import and import_batch authenticate with Basic secret: and with a service account plus project_id', async () => {
-    const account = { username: 'sa.user', secret: 'sa-secret', projectId: '4242' };
-    const started = await collector({ token: TOKEN, secret: 'api-secret', serviceAccount: account });
-    front = createTlsServer({ key: certificate!.key, cert: certificate!.cert }, (socket) => {
-      const upstream = connect(started.port, '127.0.0.1');
-      socket.pipe(upstream).pipe(socket);
-      socket.on('error', () => upstream.destroy());
-      upstream.on('error', () => socket.destroy());
-    });
-    await new Promise<void>((resolve) => front!.listen(0, '127.0.0.1', resolve));
-    const host = `127.0.0.1:${(front.address() as AddressInfo).port}`;
-    const time = Date.now() - 10 * 24 * HOUR;
-    const child = spawn(process.execPath, ['-e', CLIENT], {
-      cwd: process.cwd(),
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: certificate!.certPath, IDSTITCH_TEST: JSON.stringify({ host, token: TOKEN, secret: 'api-secret', account, time }) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-    const code = await new Promise((resolve) => child.on('close', resolve));
-    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-    // Legacy /import answers success to wrong credentials and stores nothing (contract §1.3).
-    expect(JSON.parse(stdout)).toEqual({ secret: null, batch: null, account: null, wrong: null });
-    expect(started.store.allEvents().map((e) => [e.event, e.distinctId, e.endpoint])).toEqual([
-      ['With Secret', 'user-s', 'import'],
-      ['Batch 1', '$device:dev-b', 'import'],
-      ['Batch 2', '$device:dev-b', 'import'],
-      ['With Service Account', '$device:dev-a', 'import'],
-    ]);
-    expect(await identity(started.url, 'dev-s')).toBe(401);
-    expect((await send(started.url, '/api/identity/dev-s', { headers: auth })).json).toEqual({ distinct_id: 'user-s', user_id: 'user-s', device_ids: ['dev-s'] });
-  });
+  it.skipIf(!certificate)(
+    'import and import_batch authenticate with Basic secret: and with a service account plus project_id',
+    async () => {
+      const account = { username: 'sa.user', secret: 'sa-secret', projectId: '4242' };
+      const started = await collector({ token: TOKEN, secret: 'api-secret', serviceAccount: account });
+      front = createTlsServer({ key: certificate!.key, cert: certificate!.cert }, (socket) => {
+        const upstream = connect(started.port, '127.0.0.1');
+        socket.pipe(upstream).pipe(socket);
+        socket.on('error', () => upstream.destroy());
+        upstream.on('error', () => socket.destroy());
+      });
+      await new Promise<void>((resolve) => front!.listen(0, '127.0.0.1', resolve));
+      const host = `127.0.0.1:${(front.address() as AddressInfo).port}`;
+      const time = Date.now() - 10 * 24 * HOUR;
+      const child = spawn(process.execPath, ['-e', CLIENT], {
+        cwd: process.cwd(),
+        env: {
+          ...process.env,
+          NODE_EXTRA_CA_CERTS: certificate!.certPath,
+          IDSTITCH_TEST: JSON.stringify({ host, token: TOKEN, secret: 'api-secret', account, time }),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+      const code = await new Promise((resolve) => child.on('close', resolve));
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+      // Legacy /import answers success to wrong credentials and stores nothing (contract §1.3).
+      expect(JSON.parse(stdout)).toEqual({ secret: null, batch: null, account: null, wrong: null });
+      expect(started.store.allEvents().map((e) => [e.event, e.distinctId, e.endpoint])).toEqual([
+        ['With Secret', 'user-s', 'import'],
+        ['Batch 1', '$device:dev-b', 'import'],
+        ['Batch 2', '$device:dev-b', 'import'],
+        ['With Service Account', '$device:dev-a', 'import'],
+      ]);
+      expect(await identity(started.url, 'dev-s')).toBe(401);
+      expect((await send(started.url, '/api/identity/dev-s', { headers: auth })).json).toEqual({
+        distinct_id: 'user-s',
+        user_id: 'user-s',
+        device_ids: ['dev-s'],
+      });
+    },
+  );
 });

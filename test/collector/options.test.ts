@@ -54,20 +54,35 @@ describe('switches for UNCONFIRMED behaviours', () => {
 
   it('requireInsertId false accepts strict events without $insert_id', async () => {
     const { url } = await collector({ requireInsertId: false });
-    expect((await importEvents(url, [{ event: 'a', properties: { time: Date.now(), $device_id: 'D' } }])).json).toEqual({ code: 200, num_records_imported: 1, status: 'OK' });
+    expect((await importEvents(url, [{ event: 'a', properties: { time: Date.now(), $device_id: 'D' } }])).json).toEqual({
+      code: 200,
+      num_records_imported: 1,
+      status: 'OK',
+    });
   });
 
   it('strictByDefault treats /import without strict= as strict', async () => {
     const legacy = await collector();
     expect((await importEvents(legacy.url, [event('a', { device: 'D' })], {}, 'verbose=1')).json).toEqual({ status: 1, error: null });
     const strict = await collector({ strictByDefault: true });
-    expect((await importEvents(strict.url, [event('a', { device: 'D' })], {}, 'verbose=1')).json).toEqual({ code: 200, num_records_imported: 1, status: 'OK' });
+    expect((await importEvents(strict.url, [event('a', { device: 'D' })], {}, 'verbose=1')).json).toEqual({
+      code: 200,
+      num_records_imported: 1,
+      status: 'OK',
+    });
     expect((await importEvents(strict.url, [event('a', { device: 'D' })], {}, 'strict=0')).text).toBe('1');
   });
 
   it('maxBatchEvents, maxRequestBytes and maxProperties can be lowered for tests', async () => {
     const { url } = await collector({ maxBatchEvents: 2, maxRequestBytes: 2048, maxProperties: 5 });
-    expect((await importEvents(url, [1, 2, 3].map(() => event('a', { device: 'D' })))).json.error).toBe('request exceeds max limit of 2 events');
+    expect(
+      (
+        await importEvents(
+          url,
+          [1, 2, 3].map(() => event('a', { device: 'D' })),
+        )
+      ).json.error,
+    ).toBe('request exceeds max limit of 2 events');
     expect((await importEvents(url, [event('a', { device: 'D' }, { s: 'x'.repeat(3000) })])).status).toBe(413);
     expect((await importEvents(url, [event('a', { device: 'D' }, { p: 1, q: 2 })])).json.failed_records[0].field).toBe('properties');
   });

@@ -65,7 +65,9 @@ describe.skipIf(!chromiumAvailable)(`the page in Chromium (${chromiumAvailable ?
     const imported = await importEvents(base, [...flows, ...hostile], auth);
     expect(imported.json).toMatchObject({ num_records_imported: 14 });
     const profile = { $token: TOKEN, $distinct_id: 'alice', $set: { $name: 'Alice', bio: XSS.textarea } };
-    expect((await send(base, '/engage?verbose=1', { body: JSON.stringify([profile]), headers: { 'content-type': 'application/json' } })).json).toEqual({ status: 1, error: null });
+    expect(
+      (await send(base, '/engage?verbose=1', { body: JSON.stringify([profile]), headers: { 'content-type': 'application/json' } })).json,
+    ).toEqual({ status: 1, error: null });
   }
 
   /** A page that fails the test on any script error or console error (a CSP block of our own style or script shows as one). */
@@ -105,8 +107,18 @@ describe.skipIf(!chromiumAvailable)(`the page in Chromium (${chromiumAvailable ?
     const rows = feedRows(page);
     expect(await rows.count()).toBe(6);
     // Typed by hand: the root tsconfig has no DOM lib, and React's types (brought in by the Next adapter) declare empty element interfaces.
-    type Cell = { querySelector(selector: string): Cell | null; querySelectorAll(selector: string): Iterable<Cell>; textContent: string | null };
-    const table = await rows.evaluateAll((trs) => trs.map((tr) => [...(tr as unknown as Cell).querySelectorAll('td')].map((td) => (td.querySelector('summary') ?? td).textContent!.replace(/\s+/g, ' ').trim())));
+    type Cell = {
+      querySelector(selector: string): Cell | null;
+      querySelectorAll(selector: string): Iterable<Cell>;
+      textContent: string | null;
+    };
+    const table = await rows.evaluateAll((trs) =>
+      trs.map((tr) =>
+        [...(tr as unknown as Cell).querySelectorAll('td')].map((td) =>
+          (td.querySelector('summary') ?? td).textContent!.replace(/\s+/g, ' ').trim(),
+        ),
+      ),
+    );
     expect(table.map((cells) => [cells[2], cells[5], cells[6]])).toEqual([
       ['Viewed Home', '$device:d1-laptop⇒alice', 'retroactively attributed'],
       ['Viewed Pricing', '$device:d1-laptop⇒alice', 'retroactively attributed'],
@@ -123,14 +135,25 @@ describe.skipIf(!chromiumAvailable)(`the page in Chromium (${chromiumAvailable ?
     // Multiple users, one device: two clusters, not the guide's one (contract §5.9).
     await page.getByRole('navigation', { name: 'Users' }).getByRole('link', { name: /^bob/ }).click();
     await page.waitForURL(/distinct_id=bob/);
-    expect(await page.getByRole('img', { name: /Identity cluster/ }).getAttribute('aria-label')).toBe('Identity cluster: device d3-shared linked to user bob');
-    await page.getByRole('navigation', { name: 'Users' }).getByRole('link', { name: /^carol/ }).click();
+    expect(await page.getByRole('img', { name: /Identity cluster/ }).getAttribute('aria-label')).toBe(
+      'Identity cluster: device d3-shared linked to user bob',
+    );
+    await page
+      .getByRole('navigation', { name: 'Users' })
+      .getByRole('link', { name: /^carol/ })
+      .click();
     await page.waitForURL(/distinct_id=carol/);
-    expect(await page.getByRole('img', { name: /Identity cluster/ }).getAttribute('aria-label')).toBe('Identity cluster: device d4-shared-after-reset linked to user carol');
+    expect(await page.getByRole('img', { name: /Identity cluster/ }).getAttribute('aria-label')).toBe(
+      'Identity cluster: device d4-shared-after-reset linked to user carol',
+    );
     expect(await page.locator('tr.retro .badge.retro').count()).toBe(2);
 
     // The style and the script ran under the CSP nonce: styles apply, times were localised.
-    expect(await page.locator('header').evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { position: string } }).getComputedStyle(el).position)).toBe('sticky');
+    expect(
+      await page
+        .locator('header')
+        .evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { position: string } }).getComputedStyle(el).position),
+    ).toBe('sticky');
     expect(await page.locator('table.feed time').first().getAttribute('title')).toMatch(/^\d{4}-\d\d-\d\dT.*Z$/);
     expect(problems(page)).toEqual([]);
 
@@ -149,7 +172,12 @@ describe.skipIf(!chromiumAvailable)(`the page in Chromium (${chromiumAvailable ?
     const properties = JSON.parse(await page.locator('table.feed pre').first().innerText());
     expect(properties).toMatchObject({ note: XSS.textarea, [XSS.quotes]: XSS.table, $device_id: XSS.device });
     // Long labels are cut in the drawing; the tooltip has them whole.
-    expect(await page.getByRole('img', { name: /Identity cluster/ }).locator('g > title').allTextContents()).toEqual([`$device:${XSS.device}`, XSS.user]);
+    expect(
+      await page
+        .getByRole('img', { name: /Identity cluster/ })
+        .locator('g > title')
+        .allTextContents(),
+    ).toEqual([`$device:${XSS.device}`, XSS.user]);
     expect(await page.locator('table.feed tbody tr').count()).toBe(2);
     expect(await page.locator('img, script:not([nonce]), svg:not(.cluster)').count()).toBe(0);
     expect(await page.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned)).toBeUndefined();
@@ -174,12 +202,18 @@ describe.skipIf(!chromiumAvailable)(`the page in Chromium (${chromiumAvailable ?
       const auth = { authorization: basic(TOKEN) };
       const start = Date.now() - 3_600_000;
       const feed = Array.from({ length: 60 }, (_, i) =>
-        event(i === 59 ? 'User Identified' : 'Viewed Page', { device: DANA_DEVICE, ...(i === 59 ? { user: 'dana' } : {}), time: start + i * 1000 }, { path: `/docs/${i}`, long_text: 'x'.repeat(400) }),
+        event(
+          i === 59 ? 'User Identified' : 'Viewed Page',
+          { device: DANA_DEVICE, ...(i === 59 ? { user: 'dana' } : {}), time: start + i * 1000 },
+          { path: `/docs/${i}`, long_text: 'x'.repeat(400) },
+        ),
       );
       feed.push(event('User Identified', { device: DAN_DEVICE, user: 'dan', time: start + 70_000 }));
       expect((await importEvents(base, feed, auth)).json).toMatchObject({ num_records_imported: 61 });
       const profile = { $token: TOKEN, $distinct_id: 'dana', $set: { $name: 'Dana Scully' } };
-      expect((await send(base, '/engage?verbose=1', { body: JSON.stringify([profile]), headers: { 'content-type': 'application/json' } })).json).toEqual({ status: 1, error: null });
+      expect(
+        (await send(base, '/engage?verbose=1', { body: JSON.stringify([profile]), headers: { 'content-type': 'application/json' } })).json,
+      ).toEqual({ status: 1, error: null });
     }
 
     /** Opens `path` at `width`, failing on console errors and on any response of 400 or more (a favicon's 404 included). */
@@ -228,7 +262,8 @@ describe.skipIf(!chromiumAvailable)(`the page in Chromium (${chromiumAvailable ?
       for (const pill of await pills.all()) {
         const text = await pill.innerText();
         const color = await pill.evaluate((element) => (globalThis as unknown as Styled).getComputedStyle(element).color);
-        if (text.startsWith('0 ')) expect(color, text).toBe('rgb(102, 112, 133)'); // --muted
+        if (text.startsWith('0 '))
+          expect(color, text).toBe('rgb(102, 112, 133)'); // --muted
         else expect(color, text).not.toBe('rgb(102, 112, 133)');
       }
       expect(await pills.count()).toBe(3);
@@ -253,7 +288,9 @@ describe.skipIf(!chromiumAvailable)(`the page in Chromium (${chromiumAvailable ?
     it('at 390 px: every column of the feed is on screen, nothing scrolls sideways', async () => {
       await longFeed();
       const page = await openAt('/?distinct_id=dana', 390);
-      const widest = await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth);
+      const widest = await page.evaluate(
+        () => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth,
+      );
       expect(widest).toBeLessThanOrEqual(390);
       const first = page.locator('table.feed tbody tr').first();
       for (const label of ['$device_id', '$user_id', 'distinct_id']) {
@@ -262,7 +299,11 @@ describe.skipIf(!chromiumAvailable)(`the page in Chromium (${chromiumAvailable ?
         expect(cell!.x + cell!.width, label).toBeLessThanOrEqual(390);
       }
       await page.locator('table.feed summary').first().click();
-      expect(await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      expect(
+        await page.evaluate(
+          () => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth,
+        ),
+      ).toBeLessThanOrEqual(390);
       await page.screenshot({ path: join(ARTEFACTS, 'collector-page-390.png'), fullPage: false });
       expect(problems(page)).toEqual([]);
       await context.close();

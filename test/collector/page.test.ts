@@ -4,7 +4,12 @@ import { escapeHtml, html } from '../../src/collector/html.js';
 import { basic, collector, event, importEvents, send } from './helpers.js';
 
 const HTML = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
-const HOSTILE = ['<img src=x onerror=alert(1)>', '</textarea><script>alert(1)</script>', `'"><svg onload=alert(1)>`, '</style></script><script>alert(1)</script>'];
+const HOSTILE = [
+  '<img src=x onerror=alert(1)>',
+  '</textarea><script>alert(1)</script>',
+  `'"><svg onload=alert(1)>`,
+  '</style></script><script>alert(1)</script>',
+];
 
 function count(text: string, needle: string): number {
   return text.split(needle).length - 1;
@@ -37,7 +42,11 @@ describe('GET /', () => {
     const [name, value, key, user] = HOSTILE as [string, string, string, string];
     await importEvents(started.url, [event(name, { device: value, user }, { [key]: value, note: user })]);
     // The user's page (by default and by id), and the not-found notice echoing a hostile id: one drawing, one, none.
-    const pages: Array<[string, number]> = [['/', 1], [`/?distinct_id=${encodeURIComponent(user)}`, 1], [`/?distinct_id=${encodeURIComponent(key)}`, 0]];
+    const pages: Array<[string, number]> = [
+      ['/', 1],
+      [`/?distinct_id=${encodeURIComponent(user)}`, 1],
+      [`/?distinct_id=${encodeURIComponent(key)}`, 0],
+    ];
     for (const [path, drawings] of pages) {
       const page = await send(started.url, path, { headers: HTML });
       expect(page.status).toBe(200);
@@ -103,7 +112,9 @@ describe('GET /', () => {
     const viewed = event('Viewed Home', { device: 'd1' });
     await importEvents(started.url, [viewed, viewed, event('Viewed Pricing', { device: 'd1' })]);
     const page = (await send(started.url, '/', { headers: HTML })).text;
-    expect(page).toContain('2 events in time order · 1 duplicate hidden (<a href="/api/events?distinct_id=%24device%3Ad1&amp;raw=1">raw view</a>)');
+    expect(page).toContain(
+      '2 events in time order · 1 duplicate hidden (<a href="/api/events?distinct_id=%24device%3Ad1&amp;raw=1">raw view</a>)',
+    );
     expect(count(page, '<tr')).toBe(3); // the header row and two events
   });
 

@@ -49,7 +49,12 @@ describe('identity invariants over random event orders (fast-check)', () => {
         });
         for (const batch of batches) expect((await importEvents(url, batch)).status).toBe(200);
 
-        const clusters = (await send(url, '/api/users')).json.users as Array<{ distinct_id: string; user_id: string | null; device_ids: string[]; event_count: number }>;
+        const clusters = (await send(url, '/api/users')).json.users as Array<{
+          distinct_id: string;
+          user_id: string | null;
+          device_ids: string[];
+          event_count: number;
+        }>;
         const links = expectedLinks(steps);
 
         // Each device belongs to exactly one cluster, the one the model predicts.
@@ -73,7 +78,11 @@ describe('identity invariants over random event orders (fast-check)', () => {
         // Every event appears in exactly one cluster's feed, resolved to that cluster's id.
         const seen = new Map<string, string>();
         for (const cluster of clusters) {
-          const events = (await send(url, `/api/events?distinct_id=${encodeURIComponent(cluster.distinct_id)}`)).json.events as Array<{ insert_id: string; distinct_id: string; time: number }>;
+          const events = (await send(url, `/api/events?distinct_id=${encodeURIComponent(cluster.distinct_id)}`)).json.events as Array<{
+            insert_id: string;
+            distinct_id: string;
+            time: number;
+          }>;
           expect(events.length).toBe(cluster.event_count);
           for (const e of events) {
             expect(seen.has(e.insert_id), `${e.insert_id} in two feeds`).toBe(false);
@@ -85,7 +94,7 @@ describe('identity invariants over random event orders (fast-check)', () => {
         }
         expect(seen.size).toBe(steps.length);
         steps.forEach((s, i) => {
-          const expected = s.user ?? (links.get(s.device!) ?? `$device:${s.device}`);
+          const expected = s.user ?? links.get(s.device!) ?? `$device:${s.device}`;
           expect(seen.get(`p${i}`)).toBe(expected);
         });
       }),

@@ -24,7 +24,11 @@ describe('GET /api/identity/:id', () => {
   it('decodes ids with reserved URL characters', async () => {
     const { url } = await collector();
     await importEvents(url, [event('a', { device: 'a/b c?d', user: 'user@example.com' })]);
-    expect(await identity(url, 'a/b c?d')).toEqual({ distinct_id: 'user@example.com', user_id: 'user@example.com', device_ids: ['a/b c?d'] });
+    expect(await identity(url, 'a/b c?d')).toEqual({
+      distinct_id: 'user@example.com',
+      user_id: 'user@example.com',
+      device_ids: ['a/b c?d'],
+    });
   });
 });
 
@@ -42,7 +46,16 @@ describe('GET /api/events', () => {
     expect(Object.keys(response.json)).toEqual(['events']);
     expect(response.json.events.map((e: { event: string }) => e.event)).toEqual(['first', 'second', 'login']);
     const second = response.json.events[1];
-    expect(Object.keys(second).sort()).toEqual(['device_id', 'distinct_id', 'event', 'insert_id', 'original_distinct_id', 'properties', 'time', 'user_id']);
+    expect(Object.keys(second).sort()).toEqual([
+      'device_id',
+      'distinct_id',
+      'event',
+      'insert_id',
+      'original_distinct_id',
+      'properties',
+      'time',
+      'user_id',
+    ]);
     expect(second).toMatchObject({
       event: 'second',
       time: now - 2000,
@@ -80,7 +93,10 @@ describe('GET /api/events', () => {
   });
 
   it('keys de-duplication on the stored distinct_id by default, on the resolved one with dedupeBy "canonical" (U9)', async () => {
-    for (const [dedupeBy, expected] of [['stored', 2], ['canonical', 1]] as const) {
+    for (const [dedupeBy, expected] of [
+      ['stored', 2],
+      ['canonical', 1],
+    ] as const) {
       const { url } = await collector({ dedupeBy });
       const anonymous = event('view', { device: 'D' });
       await importEvents(url, [anonymous, event('login', { device: 'D', user: 'U' })]);
@@ -93,7 +109,10 @@ describe('GET /api/events', () => {
 
   it('says when the list was cut by limit', async () => {
     const { url } = await collector();
-    await importEvents(url, Array.from({ length: 5 }, () => event('x', { device: 'D' })));
+    await importEvents(
+      url,
+      Array.from({ length: 5 }, () => event('x', { device: 'D' })),
+    );
     const cut = await send(url, '/api/events?distinct_id=D&limit=3');
     expect(cut.json.events).toHaveLength(3);
     expect(cut.json.truncated).toBe(true);
@@ -103,7 +122,11 @@ describe('GET /api/events', () => {
 
   it('answers 404 for an unknown id and 400 without one', async () => {
     const { url } = await collector();
-    expect((await send(url, '/api/events?distinct_id=ghost')).json).toEqual({ code: 404, error: 'no user or device has the id "ghost"', status: 'Not Found' });
+    expect((await send(url, '/api/events?distinct_id=ghost')).json).toEqual({
+      code: 404,
+      error: 'no user or device has the id "ghost"',
+      status: 'Not Found',
+    });
     expect((await send(url, '/api/events')).status).toBe(400);
   });
 });
@@ -113,7 +136,12 @@ describe('GET /api/users', () => {
     const { url } = await collector();
     const now = Date.now();
     const dup = event('a', { device: 'D1', time: now - 5000 });
-    await importEvents(url, [dup, dup, event('b', { device: 'D1', user: 'U', time: now - 4000 }), event('c', { device: 'D2', time: now - 4500 })]);
+    await importEvents(url, [
+      dup,
+      dup,
+      event('b', { device: 'D1', user: 'U', time: now - 4000 }),
+      event('c', { device: 'D2', time: now - 4500 }),
+    ]);
     await importEvents(url, [event('d', { device: 'D3', time: now - 1000 })]);
     const response = await send(url, '/api/users');
     expect(response.json).toEqual({
@@ -135,7 +163,11 @@ describe('GET /api/profiles/:distinct_id', () => {
   it('returns the profile under its exact distinct_id, 404 otherwise', async () => {
     const { url } = await collector();
     await send(url, '/engage', { body: JSON.stringify([{ $distinct_id: 'U', $set: { name: 'Ann' }, $time: 1_700_000_000_000 }]) });
-    expect((await send(url, '/api/profiles/U')).json).toEqual({ distinct_id: 'U', properties: { name: 'Ann' }, last_seen: 1_700_000_000_000 });
+    expect((await send(url, '/api/profiles/U')).json).toEqual({
+      distinct_id: 'U',
+      properties: { name: 'Ann' },
+      last_seen: 1_700_000_000_000,
+    });
     expect((await send(url, '/api/profiles/u')).status).toBe(404);
   });
 

@@ -67,10 +67,18 @@ describe('deriveIdentity (contract §5.3)', () => {
     ['C6 prefixed distinct_id', { distinctId: '$device:D' }, { deviceId: 'D', userId: undefined, distinctId: '$device:D' }],
     ['C7 bare distinct_id', { distinctId: 'X' }, { deviceId: undefined, userId: 'X', distinctId: 'X' }],
     ['C8 distinct_id overridden by user', { distinctId: 'X', userId: 'U' }, { deviceId: undefined, userId: 'U', distinctId: 'U' }],
-    ['C9 distinct_id overridden by device', { distinctId: 'X', deviceId: 'D' }, { deviceId: 'D', userId: undefined, distinctId: '$device:D' }],
+    [
+      'C9 distinct_id overridden by device',
+      { distinctId: 'X', deviceId: 'D' },
+      { deviceId: 'D', userId: undefined, distinctId: '$device:D' },
+    ],
     ['C11 empty distinct_id', { distinctId: '' }, { deviceId: undefined, userId: undefined, distinctId: '' }],
     ['C12 nothing', {}, { deviceId: undefined, userId: undefined, distinctId: undefined }],
-    ['C14 one prefix stripped', { deviceId: '$device:$device:D' }, { deviceId: '$device:D', userId: undefined, distinctId: '$device:$device:D' }],
+    [
+      'C14 one prefix stripped',
+      { deviceId: '$device:$device:D' },
+      { deviceId: '$device:D', userId: undefined, distinctId: '$device:$device:D' },
+    ],
     ['empty ids count as absent', { deviceId: '', userId: '', distinctId: 'X' }, { deviceId: undefined, userId: 'X', distinctId: 'X' }],
   ])('%s', (_, input, expected) => {
     expect(deriveIdentity({ distinctId: undefined, deviceId: undefined, userId: undefined, ...input }, rules)).toEqual(expected);
@@ -90,7 +98,13 @@ describe('our tracker against the collector', () => {
     expect(errors).toEqual([]);
     const auth = { authorization: 'Basic ' + Buffer.from('tok:').toString('base64') };
     const events = (await send(started.url, '/api/events?distinct_id=user-42', { headers: auth })).json.events;
-    expect(events.map((e: { event: string; original_distinct_id: string; distinct_id: string }) => [e.event, e.original_distinct_id, e.distinct_id])).toEqual([
+    expect(
+      events.map((e: { event: string; original_distinct_id: string; distinct_id: string }) => [
+        e.event,
+        e.original_distinct_id,
+        e.distinct_id,
+      ]),
+    ).toEqual([
       ['Viewed Page', `$device:${deviceId}`, 'user-42'],
       ['Signed Up', 'user-42', 'user-42'],
     ]);
@@ -100,7 +114,13 @@ describe('our tracker against the collector', () => {
     const { createTracker } = await import('../../src/index.js');
     const started = await collector({ token: 'tok', wrongTokenOnTrack: 'reject' });
     const errors: unknown[] = [];
-    const tracker = createTracker({ apiHost: started.url, token: 'tok', endpoint: 'track', onError: (error) => errors.push(error), logger: false });
+    const tracker = createTracker({
+      apiHost: started.url,
+      token: 'tok',
+      endpoint: 'track',
+      onError: (error) => errors.push(error),
+      logger: false,
+    });
     tracker.track('Clicked', {}, { deviceId: '0b6f2d1e-3c4a-4f5b-8a9c-1d2e3f405162' });
     await tracker.shutdown({ timeoutMs: 5000 });
     expect(errors).toEqual([]);

@@ -13,7 +13,16 @@ function open(): CollectorStore {
 
 function record(name: string, ids: { device?: string; user?: string }, properties: Record<string, unknown> = {}): EventRecord {
   const identity = deriveIdentity({ distinctId: undefined, deviceId: ids.device, userId: ids.user }, { distinctIdWithDevice: 'override' });
-  return { event: name, time: 1_700_000_000_000, insertId: name, identity, distinctId: identity.distinctId!, link: true, properties: { ...properties }, endpoint: 'import' };
+  return {
+    event: name,
+    time: 1_700_000_000_000,
+    insertId: name,
+    identity,
+    distinctId: identity.distinctId!,
+    link: true,
+    properties: { ...properties },
+    endpoint: 'import',
+  };
 }
 
 describe('CollectorStore', () => {
@@ -21,14 +30,19 @@ describe('CollectorStore', () => {
     const store = open();
     store.ingest([record('before', { device: 'D0' })], Date.now());
     // A BigInt cannot be serialised: the second record fails after the first linked D1 → U.
-    expect(() => store.ingest([record('link', { device: 'D1', user: 'U' }), record('bad', { device: 'D2' }, { n: 1n })], Date.now())).toThrow();
+    expect(() =>
+      store.ingest([record('link', { device: 'D1', user: 'U' }), record('bad', { device: 'D2' }, { n: 1n })], Date.now()),
+    ).toThrow();
     expect(store.countEvents()).toBe(1);
     expect(store.graph.userOf('D1')).toBeUndefined();
     expect(store.graph.isUser('U')).toBe(false);
     expect(store.summaries().map((s) => s.distinctId)).toEqual(['$device:D0']);
     // Ingestion goes on where it stopped.
     expect(store.ingest([record('link', { device: 'D1', user: 'U' })], Date.now())).toBe(1);
-    expect(store.allEvents().map((e) => [e.seq, e.event])).toEqual([[1, 'before'], [2, 'link']]);
+    expect(store.allEvents().map((e) => [e.seq, e.event])).toEqual([
+      [1, 'before'],
+      [2, 'link'],
+    ]);
     expect(store.graph.lookup('D1')).toEqual({ canonical: 'U', userId: 'U', deviceIds: ['D1'] });
   });
 
@@ -56,6 +70,8 @@ describe('CollectorStore', () => {
   it('counts a copy with the same stored key once', () => {
     const store = open();
     store.ingest([record('x', { device: 'D' }), record('x', { device: 'D' }), record('y', { device: 'D' })], Date.now());
-    expect(store.summaries()).toEqual([{ distinctId: '$device:D', events: 2, rawEvents: 3, firstTime: 1_700_000_000_000, lastTime: 1_700_000_000_000 }]);
+    expect(store.summaries()).toEqual([
+      { distinctId: '$device:D', events: 2, rawEvents: 3, firstTime: 1_700_000_000_000, lastTime: 1_700_000_000_000 },
+    ]);
   });
 });

@@ -8,7 +8,10 @@ let clock = START;
 let serial = 0;
 
 /** An event as an export line: time in ms, a fresh $insert_id unless given, the ids asked for. */
-function ev(name: string, ids: { device?: string; user?: string; distinct?: string; time?: number; insert?: string | null } = {}): Record<string, unknown> {
+function ev(
+  name: string,
+  ids: { device?: string; user?: string; distinct?: string; time?: number; insert?: string | null } = {},
+): Record<string, unknown> {
   serial++;
   clock += 1000;
   return {
@@ -80,24 +83,38 @@ describe('runDoctor on records', () => {
     const shared = checkOf(report, 'shared-devices');
     expect([shared.status, shared.count]).toEqual(['fail', 1]);
     expect(shared.facts).toEqual({ misattributed_events: 2, refused_links: 2 });
-    expect(shared.examples[0]).toMatchObject({ subject: '$device:D1', facts: { linked_user: 'U1', other_users: ['U2'], misattributed_events: 2, refused_links: 2 } });
+    expect(shared.examples[0]).toMatchObject({
+      subject: '$device:D1',
+      facts: { linked_user: 'U1', other_users: ['U2'], misattributed_events: 2, refused_links: 2 },
+    });
     expect(shared.examples[0]!.events.map((e) => e.insert_id)).toEqual(['a-before-u2-1', 'a-before-u2-2', 'refused-1', 'refused-2']);
     expect(shared.examples[0]!.events[0]!.note).toBe('anonymous before U2 logged in; attributed to U1');
 
     const login = checkOf(report, 'pre-post-login');
     expect([login.status, login.count]).toEqual(['fail', 1]);
-    expect(login.examples[0]).toMatchObject({ subject: 'U2', facts: { devices: ['D1'], linked_to: ['U1'], misattributed_events: 2, refused_links: 2 } });
+    expect(login.examples[0]).toMatchObject({
+      subject: 'U2',
+      facts: { devices: ['D1'], linked_to: ['U1'], misattributed_events: 2, refused_links: 2 },
+    });
     expect(report.status).toBe('fail');
   });
 
   it('follows ingestion order for the first link, not event time (a back-dated second login still loses)', async () => {
     const early = START - 60_000;
-    const report = await runDoctor({ records: [ev('User Identified', { device: 'D1', user: 'U1' }), ev('User Identified', { device: 'D1', user: 'U2', time: early })] });
-    expect(checkOf(report, 'shared-devices').examples[0]!.facts).toMatchObject({ linked_user: 'U1', other_users: ['U2'], refused_links: 1 });
+    const report = await runDoctor({
+      records: [ev('User Identified', { device: 'D1', user: 'U1' }), ev('User Identified', { device: 'D1', user: 'U2', time: early })],
+    });
+    expect(checkOf(report, 'shared-devices').examples[0]!.facts).toMatchObject({
+      linked_user: 'U1',
+      other_users: ['U2'],
+      refused_links: 1,
+    });
   });
 
   it('ignores identity verbs for linking: a user seen with a device only on $identify is unidentified', async () => {
-    const report = await runDoctor({ records: [ev('Viewed Home', { device: 'D1' }), ev('$identify', { device: 'D1', user: 'U1' }), ev('Purchased', { user: 'U1' })] });
+    const report = await runDoctor({
+      records: [ev('Viewed Home', { device: 'D1' }), ev('$identify', { device: 'D1', user: 'U1' }), ev('Purchased', { user: 'U1' })],
+    });
     const unidentified = checkOf(report, 'unidentified-users');
     expect([unidentified.status, unidentified.count]).toEqual(['warn', 1]);
     expect(unidentified.examples[0]).toMatchObject({ subject: 'U1', facts: { events: 2, identity_verbs_only: true } });
@@ -120,13 +137,23 @@ describe('runDoctor on records', () => {
   });
 
   it('finds profiles on anonymous devices: a linked device duplicates the user (fail), an unlinked one is warned about', async () => {
-    const linked = await runDoctor({ records: [ev('Viewed Home', { device: 'D1' }), profile('$device:D1', { plan: 'trial', name: 'A' }), ev('User Identified', { device: 'D1', user: 'U1' }), profile('U1')] });
+    const linked = await runDoctor({
+      records: [
+        ev('Viewed Home', { device: 'D1' }),
+        profile('$device:D1', { plan: 'trial', name: 'A' }),
+        ev('User Identified', { device: 'D1', user: 'U1' }),
+        profile('U1'),
+      ],
+    });
     const check = checkOf(linked, 'anonymous-profiles');
     expect([check.status, check.count, check.facts]).toEqual(['fail', 1, { duplicate_profiles: 1 }]);
     expect(check.examples[0]).toMatchObject({ subject: '$device:D1', facts: { linked_user: 'U1', properties: ['name', 'plan'] } });
     expect(check.examples[0]!.detail).toContain("U1's profile lacks them");
 
-    const anonymous = checkOf(await runDoctor({ records: [ev('Viewed Home', { device: 'D9' }), profile('$device:D9')] }), 'anonymous-profiles');
+    const anonymous = checkOf(
+      await runDoctor({ records: [ev('Viewed Home', { device: 'D9' }), profile('$device:D9')] }),
+      'anonymous-profiles',
+    );
     expect([anonymous.status, anonymous.count]).toEqual(['warn', 1]);
     expect(anonymous.examples[0]!.facts.linked_user).toBeNull();
   });
@@ -137,14 +164,25 @@ describe('runDoctor on records', () => {
   });
 
   it('applies profile updates in order: $unset and $delete change what the check sees', async () => {
-    const records = [ev('Viewed Home', { device: 'D1' }), profile('$device:D1', { a: 1, b: 2 }), { $distinct_id: '$device:D1', $unset: ['a'] }, profile('$device:D2'), { $distinct_id: '$device:D2', $delete: '' }];
+    const records = [
+      ev('Viewed Home', { device: 'D1' }),
+      profile('$device:D1', { a: 1, b: 2 }),
+      { $distinct_id: '$device:D1', $unset: ['a'] },
+      profile('$device:D2'),
+      { $distinct_id: '$device:D2', $delete: '' },
+    ];
     const check = checkOf(await runDoctor({ records }), 'anonymous-profiles');
     expect(check.count).toBe(1);
     expect(check.examples[0]!.facts.properties).toEqual(['b']);
   });
 
   it('finds users with events but no identified event', async () => {
-    const records = [ev('Invoice Paid', { distinct: 'U7' }), ev('Invoice Paid', { user: 'U7' }), ev('Viewed Home', { device: 'D1' }), ev('User Identified', { device: 'D1', user: 'U1' })];
+    const records = [
+      ev('Invoice Paid', { distinct: 'U7' }),
+      ev('Invoice Paid', { user: 'U7' }),
+      ev('Viewed Home', { device: 'D1' }),
+      ev('User Identified', { device: 'D1', user: 'U1' }),
+    ];
     const check = checkOf(await runDoctor({ records }), 'unidentified-users');
     expect([check.status, check.count]).toEqual(['warn', 1]);
     expect(check.examples[0]).toMatchObject({ subject: 'U7', facts: { events: 2, identity_verbs_only: false } });
@@ -162,7 +200,12 @@ describe('runDoctor on records', () => {
     const report = await runDoctor({ records });
     const check = checkOf(report, 'denylisted-ids');
     expect([check.status, check.count]).toEqual(['fail', 4]);
-    expect(check.examples.map((e) => [e.subject, e.facts.fields])).toEqual([['undefined', ['$user_id']], ['Undefined', ['$user_id']], ['null', ['$device_id']], ['anonymous', ['profile']]]);
+    expect(check.examples.map((e) => [e.subject, e.facts.fields])).toEqual([
+      ['undefined', ['$user_id']],
+      ['Undefined', ['$user_id']],
+      ['null', ['$device_id']],
+      ['anonymous', ['profile']],
+    ]);
     expect(check.summary).toContain('"undefined"');
   });
 
@@ -210,23 +253,48 @@ describe('runDoctor on records', () => {
     expect([copies.status, copies.count, copies.facts]).toEqual(['pass', 0, { reused_ids: 0, colliding_ids: 0, missing: 0, copies: 2 }]);
     expect(copies.summary).toContain('2 exact copies');
 
-    const otherDay = checkOf(await runDoctor({ records: [ev('Purchased', { device: 'D1', insert: 'k' }), ev('Purchased', { device: 'D1', insert: 'k', time: START + 2 * 86_400_000 })] }), 'insert-ids');
+    const otherDay = checkOf(
+      await runDoctor({
+        records: [
+          ev('Purchased', { device: 'D1', insert: 'k' }),
+          ev('Purchased', { device: 'D1', insert: 'k', time: START + 2 * 86_400_000 }),
+        ],
+      }),
+      'insert-ids',
+    );
     expect([otherDay.status, otherDay.count, otherDay.facts.reused_ids]).toEqual(['warn', 2, 1]);
     expect(otherDay.examples[0]).toMatchObject({ subject: 'k', facts: { different_events: 2, may_be_dropped: false } });
 
-    const sameDay = checkOf(await runDoctor({ records: [ev('Purchased', { device: 'D1', insert: 'k' }), ev('Purchased', { device: 'D1', insert: 'k' }), ev('Viewed', { device: 'D1', insert: 'k' })] }), 'insert-ids');
+    const sameDay = checkOf(
+      await runDoctor({
+        records: [
+          ev('Purchased', { device: 'D1', insert: 'k' }),
+          ev('Purchased', { device: 'D1', insert: 'k' }),
+          ev('Viewed', { device: 'D1', insert: 'k' }),
+        ],
+      }),
+      'insert-ids',
+    );
     expect([sameDay.status, sameDay.count, sameDay.facts.colliding_ids]).toEqual(['fail', 3, 1]);
     expect(sameDay.examples[0]!.facts.may_be_dropped).toBe(true);
   });
 
   it('warns about events without an $insert_id', async () => {
-    const check = checkOf(await runDoctor({ records: [ev('Viewed Home', { device: 'D1', insert: null }), ev('Viewed Home', { device: 'D1' })] }), 'insert-ids');
+    const check = checkOf(
+      await runDoctor({ records: [ev('Viewed Home', { device: 'D1', insert: null }), ev('Viewed Home', { device: 'D1' })] }),
+      'insert-ids',
+    );
     expect([check.status, check.count, check.facts.missing]).toEqual(['warn', 1, 1]);
     expect(check.examples[0]).toMatchObject({ subject: '(no $insert_id)', facts: { events: 1 } });
   });
 
   it('caps examples per check and events per example', async () => {
-    const records = [1, 2, 3].flatMap((n) => [ev('User Identified', { device: `D${n}`, user: `A${n}` }), ev('Viewed Home', { device: `D${n}` }), ev('Viewed Home', { device: `D${n}` }), ev('User Identified', { device: `D${n}`, user: `B${n}` })]);
+    const records = [1, 2, 3].flatMap((n) => [
+      ev('User Identified', { device: `D${n}`, user: `A${n}` }),
+      ev('Viewed Home', { device: `D${n}` }),
+      ev('Viewed Home', { device: `D${n}` }),
+      ev('User Identified', { device: `D${n}`, user: `B${n}` }),
+    ]);
     const one = checkOf(await runDoctor({ records }, { examples: 1 }), 'shared-devices');
     expect([one.count, one.examples.length, one.examples[0]!.events.length]).toEqual([3, 1, 1]);
     expect(checkOf(await runDoctor({ records }, { examples: 0 }), 'shared-devices').examples).toEqual([]);
@@ -234,7 +302,15 @@ describe('runDoctor on records', () => {
   });
 
   it('rejects a bad source or option with a DoctorError and a stable code', async () => {
-    const attempts: unknown[] = [{}, { db: 'a', ndjson: 'b' }, { url: 'ftp://x' }, { db: '' }, { records: 5 }, { url: 'http://127.0.0.1:7600', token: 7 }, null];
+    const attempts: unknown[] = [
+      {},
+      { db: 'a', ndjson: 'b' },
+      { url: 'ftp://x' },
+      { db: '' },
+      { records: 5 },
+      { url: 'http://127.0.0.1:7600', token: 7 },
+      null,
+    ];
     for (const source of attempts) {
       await expect(runDoctor(source as never)).rejects.toMatchObject({ name: 'DoctorError', code: 'IDSTITCH_DOCTOR_INVALID_ARGUMENT' });
     }
@@ -243,7 +319,12 @@ describe('runDoctor on records', () => {
   });
 
   it('gives the same verdicts for the same stream (pure)', async () => {
-    const records = [ev('Viewed', { device: 'D1' }), ev('Id', { device: 'D1', user: 'U1' }), ev('Viewed', { device: 'D1' }), ev('Id', { device: 'D1', user: 'U2' })];
+    const records = [
+      ev('Viewed', { device: 'D1' }),
+      ev('Id', { device: 'D1', user: 'U1' }),
+      ev('Viewed', { device: 'D1' }),
+      ev('Id', { device: 'D1', user: 'U2' }),
+    ];
     expect(verdicts(await runDoctor({ records }))).toEqual(verdicts(await runDoctor({ records })));
   });
 });

@@ -16,11 +16,15 @@ describe('idstitch doctor', () => {
   it('prints the report for a terminal and exits 1 when a check fails', async () => {
     const result = await runCli('doctor', '--ndjson', EXPORT);
     expect([result.code, result.stderr]).toEqual([1, '']);
-    expect(result.stdout).toMatch(/^idstitch doctor · NDJSON test\/fixtures\/doctor\/export\.ndjson\n7 events · 4 users · 3 devices · 1 profile\n\n/);
+    expect(result.stdout).toMatch(
+      /^idstitch doctor · NDJSON test\/fixtures\/doctor\/export\.ndjson\n7 events · 4 users · 3 devices · 1 profile\n\n/,
+    );
     expect(result.stdout).toContain('✗ fail  No device is used by two users (the device id is reset on logout): 1 device');
     expect(result.stdout).toContain('! warn  Every user has an identified event (one carrying $device_id and $user_id): 1 user');
     expect(result.stdout).toContain('        - $device:D1: linked to U1 (first link wins), then used by U2 without a device reset');
-    expect(result.stdout).toContain('2026-01-05 13:00:00.000 UTC  "Viewed Pricing"  $device_id D1  $insert_id e3  (anonymous before U2 logged in; attributed to U1)');
+    expect(result.stdout).toContain(
+      '2026-01-05 13:00:00.000 UTC  "Viewed Pricing"  $device_id D1  $insert_id e3  (anonymous before U2 logged in; attributed to U1)',
+    );
     expect(result.stdout.endsWith('Result: 3 fail, 4 warn, 0 pass.\n')).toBe(true);
   });
 
@@ -29,7 +33,15 @@ describe('idstitch doctor', () => {
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout) as DoctorReport;
     expect(report.status).toBe('fail');
-    expect(report.checks.map((c) => c.id)).toEqual(['pre-post-login', 'shared-devices', 'anonymous-profiles', 'unidentified-users', 'denylisted-ids', 'suspicious-ids', 'insert-ids']);
+    expect(report.checks.map((c) => c.id)).toEqual([
+      'pre-post-login',
+      'shared-devices',
+      'anonymous-profiles',
+      'unidentified-users',
+      'denylisted-ids',
+      'suspicious-ids',
+      'insert-ids',
+    ]);
     expect(report.checks.every((c) => c.examples.length === 0)).toBe(true);
     expect(report.checks.find((c) => c.id === 'denylisted-ids')).toMatchObject({ status: 'fail', count: 1, unit: 'record' });
   });
@@ -44,7 +56,15 @@ describe('idstitch doctor', () => {
     writeFileSync(file, lines.map((line) => JSON.stringify(line)).join('\n'));
     const result = await runCli('doctor', '--ndjson', file, '--json');
     expect(result.code).toBe(0);
-    expect((JSON.parse(result.stdout) as DoctorReport).checks.map((c) => c.status)).toEqual(['pass', 'pass', 'pass', 'warn', 'pass', 'pass', 'pass']);
+    expect((JSON.parse(result.stdout) as DoctorReport).checks.map((c) => c.status)).toEqual([
+      'pass',
+      'pass',
+      'pass',
+      'warn',
+      'pass',
+      'pass',
+      'pass',
+    ]);
   });
 
   it('with no source and no ./idstitch.sqlite, says how to reach a collector kept in memory (--url) instead of failing on the file', async () => {
@@ -52,7 +72,9 @@ describe('idstitch doctor', () => {
     try {
       const result = await runCliIn(empty, 'doctor');
       expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(/there is no \.\/idstitch\.sqlite here(: give a collector's file with --db, a running collector with --url|, but a collector answers at http:\/\/127\.0\.0\.1:7600: run 'idstitch doctor --url http:\/\/127\.0\.0\.1:7600')/);
+      expect(result.stderr).toMatch(
+        /there is no \.\/idstitch\.sqlite here(: give a collector's file with --db, a running collector with --url|, but a collector answers at http:\/\/127\.0\.0\.1:7600: run 'idstitch doctor --url http:\/\/127\.0\.0\.1:7600')/,
+      );
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
@@ -81,7 +103,7 @@ describe('idstitch doctor', () => {
     });
     const offline = await runCli('doctor', '--url', 'http://127.0.0.1:9');
     expect([offline.code, offline.stdout]).toEqual([2, '']);
-    expect(offline.stderr).toContain("no collector answered");
+    expect(offline.stderr).toContain('no collector answered');
   });
 
   it('asks for the token of a collector started with one, and reads it with --token', async () => {
@@ -96,7 +118,10 @@ describe('idstitch doctor', () => {
   it('shows control characters and bidirectional overrides in ids and event names escaped, never raw', async () => {
     const file = join(dir, 'hostile.ndjson');
     const name = 'Paid\u001b[2J\u001b[31m\u202Eevil';
-    writeFileSync(file, JSON.stringify({ event: name, properties: { time: 1767614400, $insert_id: 'h', $device_id: 'D\u0007', $user_id: 'null' } }) + '\n');
+    writeFileSync(
+      file,
+      JSON.stringify({ event: name, properties: { time: 1767614400, $insert_id: 'h', $device_id: 'D\u0007', $user_id: 'null' } }) + '\n',
+    );
     const result = await runCli('doctor', '--ndjson', file);
     expect(result.code).toBe(1);
     for (const raw of ['\u0007', '\u001b', '\u202e']) expect(result.stdout).not.toContain(raw);

@@ -32,7 +32,12 @@ afterEach(async () => {
 function exampleApp(target: Collector): ReturnType<typeof createApp> {
   // guardUserSwitch off: by default idstitch gives a browser a new device when another user signs in
   // without a logout, which would prevent the very mistake this fixture plants.
-  const example = createApp({ apiHost: target.url, token: TOKEN, collectorUrl: target.url, trackerOptions: { flushIntervalMs: 60_000, guardUserSwitch: false, onError: (error) => errors.push(error) } });
+  const example = createApp({
+    apiHost: target.url,
+    token: TOKEN,
+    collectorUrl: target.url,
+    trackerOptions: { flushIntervalMs: 60_000, guardUserSwitch: false, onError: (error) => errors.push(error) },
+  });
   apps.push(example);
   return example;
 }
@@ -49,18 +54,27 @@ function form(fields: Record<string, string>): string {
 }
 
 async function signUp(agent: request.Agent, name: string): Promise<void> {
-  const response = await agent.post('/signup').type('form').send(form({ name, email: `${name.toLowerCase()}@example.com`, password: PASSWORD }));
+  const response = await agent
+    .post('/signup')
+    .type('form')
+    .send(form({ name, email: `${name.toLowerCase()}@example.com`, password: PASSWORD }));
   expect(response.status).toBe(303);
 }
 
 async function logIn(agent: request.Agent, name: string): Promise<void> {
-  const response = await agent.post('/login').type('form').send(form({ email: `${name.toLowerCase()}@example.com`, password: PASSWORD }));
+  const response = await agent
+    .post('/login')
+    .type('form')
+    .send(form({ email: `${name.toLowerCase()}@example.com`, password: PASSWORD }));
   expect(response.status).toBe(303);
 }
 
 /** Posts like a naive integration would: straight to the collector, as mixpanel-node or a hand-written client does. */
 async function engage(target: Collector, updates: unknown[]): Promise<void> {
-  const response = await send(target.url, '/engage?verbose=1', { body: JSON.stringify(updates), headers: { 'content-type': 'application/json' } });
+  const response = await send(target.url, '/engage?verbose=1', {
+    body: JSON.stringify(updates),
+    headers: { 'content-type': 'application/json' },
+  });
   expect(response.json).toEqual({ status: 1, error: null });
 }
 
@@ -92,10 +106,17 @@ async function driveWrongFlows(target: Collector): Promise<{ shared: string; kio
   const kiosk = deviceOf(kioskFirst);
   await signUp(kioskAgent, 'Dave');
   // The device cookie as the kiosk's browser first got it (signed: the example sets a cookie secret).
-  const kioskCookie = ([] as string[]).concat(kioskFirst.headers['set-cookie'] ?? []).find((line) => line.startsWith('idstitch_device='))!.split(';')[0]!;
+  const kioskCookie = ([] as string[])
+    .concat(kioskFirst.headers['set-cookie'] ?? [])
+    .find((line) => line.startsWith('idstitch_device='))!
+    .split(';')[0]!;
   await request(app).get('/').set('Cookie', kioskCookie); // Erin browses: attributed to Dave
   await request(app).get('/pricing').set('Cookie', kioskCookie);
-  const erin = await request(app).post('/signup').set('Cookie', kioskCookie).type('form').send(form({ name: 'Erin', email: 'erin@example.com', password: PASSWORD }));
+  const erin = await request(app)
+    .post('/signup')
+    .set('Cookie', kioskCookie)
+    .type('form')
+    .send(form({ name: 'Erin', email: 'erin@example.com', password: PASSWORD }));
   expect(erin.status).toBe(303);
 
   // A visitor who only browses.
@@ -110,10 +131,18 @@ async function driveWrongFlows(target: Collector): Promise<{ shared: string; kio
   ]);
   // A placeholder user id, on /track (strict /import refuses it; the collector here accepts it on /track).
   const now = Date.now();
-  const purchase = await trackEvents(target.url, [{ event: 'Purchased', properties: { token: TOKEN, time: now, $insert_id: randomUUID(), $device_id: randomUUID(), $user_id: 'undefined' } }]);
+  const purchase = await trackEvents(target.url, [
+    {
+      event: 'Purchased',
+      properties: { token: TOKEN, time: now, $insert_id: randomUUID(), $device_id: randomUUID(), $user_id: 'undefined' },
+    },
+  ]);
   expect(purchase.json).toEqual({ status: 1, error: null });
   // Server-side events keyed by e-mail with a constant $insert_id, and a retried batch.
-  const invoice = (time: number, insertId: string) => ({ event: 'Invoice Paid', properties: { time, $insert_id: insertId, distinct_id: 'frank@example.com' } });
+  const invoice = (time: number, insertId: string) => ({
+    event: 'Invoice Paid',
+    properties: { time, $insert_id: insertId, distinct_id: 'frank@example.com' },
+  });
   expect((await importEvents(target.url, [invoice(now - 60_000, 'invoice-paid'), invoice(now - 30_000, 'invoice-paid')])).status).toBe(200);
   const retried = [{ event: 'Viewed Invoice', properties: { time: now, $insert_id: 'view-1', distinct_id: 'frank@example.com' } }];
   expect((await importEvents(target.url, retried)).status).toBe(200);
@@ -176,7 +205,12 @@ describe('idstitch doctor on the example app driven through wrong flows', () => 
     expect(byDevice[`$device:${shared}`]).toMatchObject({ misattributed_events: 0, refused_links: 3 });
     expect(byDevice[`$device:${kiosk}`]).toMatchObject({ misattributed_events: 2, refused_links: 2 });
     const kioskEvents = devices.examples.find((e) => e.subject === `$device:${kiosk}`)!.events;
-    expect(kioskEvents.map((e) => [e.event, e.user_id])).toEqual([['Viewed Home', null], ['Viewed Pricing', null], ['User Identified', expect.any(String)], ['Signed Up', expect.any(String)]]);
+    expect(kioskEvents.map((e) => [e.event, e.user_id])).toEqual([
+      ['Viewed Home', null],
+      ['Viewed Pricing', null],
+      ['User Identified', expect.any(String)],
+      ['Signed Up', expect.any(String)],
+    ]);
     expect(kioskEvents.every((e) => typeof e.insert_id === 'string' && typeof e.time === 'number')).toBe(true);
 
     const logins = checkOf(report, 'pre-post-login');
@@ -185,7 +219,10 @@ describe('idstitch doctor on the example app driven through wrong flows', () => 
 
     const profiles = checkOf(report, 'anonymous-profiles');
     expect(profiles.facts).toEqual({ duplicate_profiles: 1 });
-    expect(profiles.examples.map((e) => [e.subject, e.facts.linked_user === null])).toEqual([[`$device:${kiosk}`, false], [`$device:${visitor}`, true]]);
+    expect(profiles.examples.map((e) => [e.subject, e.facts.linked_user === null])).toEqual([
+      [`$device:${kiosk}`, false],
+      [`$device:${visitor}`, true],
+    ]);
 
     expect(checkOf(report, 'denylisted-ids').examples.map((e) => e.subject)).toEqual(['undefined']);
     expect(checkOf(report, 'unidentified-users').examples[0]).toMatchObject({ subject: 'frank@example.com', facts: { events: 4 } });
@@ -197,12 +234,15 @@ describe('idstitch doctor on the example app driven through wrong flows', () => 
     expect(api.status).toBe(200);
     expect(api.json).toEqual(JSON.parse(JSON.stringify(report)));
     expect(await runDoctor({ url: target.url })).toEqual(api.json);
-    expect((await send(target.url, '/api/doctor?examples=1')).json.checks.find((c: { id: string }) => c.id === 'shared-devices').examples).toHaveLength(1);
+    expect(
+      (await send(target.url, '/api/doctor?examples=1')).json.checks.find((c: { id: string }) => c.id === 'shared-devices').examples,
+    ).toHaveLength(1);
     expect((await send(target.url, '/api/doctor?examples=101')).status).toBe(400);
 
     // An NDJSON export of the same events and profiles (Mixpanel's export shape) gives the same verdicts.
     const lines = target.store.allEvents().map((row) => JSON.stringify({ event: row.event, properties: JSON.parse(row.properties) }));
-    for (const id of [`$device:${kiosk}`, `$device:${visitor}`]) lines.push(JSON.stringify({ $distinct_id: id, $properties: target.store.getProfile(id)!.properties }));
+    for (const id of [`$device:${kiosk}`, `$device:${visitor}`])
+      lines.push(JSON.stringify({ $distinct_id: id, $properties: target.store.getProfile(id)!.properties }));
     const file = join(dir, 'export.ndjson');
     writeFileSync(file, lines.join('\n') + '\n');
     expect(counts(await runDoctor({ ndjson: file }))).toEqual(PLANTED);

@@ -17,7 +17,9 @@ describe('the collector page: Doctor', () => {
   it('renders every check with hostile event names and ids escaped, under the same CSP', async () => {
     const started = await collector({ denylistedIdsOnTrack: 'accept' });
     await importEvents(started.url, [event('Viewed Home', { device: 'd1' }), event(NAME, { device: 'd1', user: USER })]);
-    await trackEvents(started.url, [{ event: NAME, properties: { time: Date.now(), $insert_id: 'deny-1', $device_id: 'd2', $user_id: 'null' } }]);
+    await trackEvents(started.url, [
+      { event: NAME, properties: { time: Date.now(), $insert_id: 'deny-1', $device_id: 'd2', $user_id: 'null' } },
+    ]);
     const page = await send(started.url, '/?view=doctor', { headers: HTML });
     expect(page.status).toBe(200);
     for (const hostile of [NAME, USER]) expect(page.text).not.toContain(hostile);
@@ -31,11 +33,15 @@ describe('the collector page: Doctor', () => {
 
     expect(page.text).toContain('<title>Doctor · idstitch collector</title>');
     expect(count(page.text, '<section class="check"')).toBe(7);
-    expect(page.text).toContain('<h3 id="check-denylisted-ids"><span class="badge fail">fail</span> No deny-listed ids (the placeholders Mixpanel refuses) <small>1 record</small></h3>');
+    expect(page.text).toContain(
+      '<h3 id="check-denylisted-ids"><span class="badge fail">fail</span> No deny-listed ids (the placeholders Mixpanel refuses) <small>1 record</small></h3>',
+    );
     expect(page.text).toContain('<h3 id="check-shared-devices"><span class="badge pass">pass</span>');
     expect(page.text).toContain('<span class="badge warn">warn</span> User ids are stable database ids');
     // A subject the page knows links to its user; the JSON link points at the report.
-    expect(page.text).toContain(`<a href="${escapeHtml(`?${new URLSearchParams({ distinct_id: USER })}`)}"><code>${escapeHtml(USER)}</code></a>`);
+    expect(page.text).toContain(
+      `<a href="${escapeHtml(`?${new URLSearchParams({ distinct_id: USER })}`)}"><code>${escapeHtml(USER)}</code></a>`,
+    );
     expect(page.text).toContain('<a href="/api/doctor">JSON</a>');
     expect(page.text).toContain('<a href="?view=doctor" aria-current="page">Doctor</a>');
   });

@@ -43,7 +43,14 @@ describe('NDJSON and JSON files', () => {
     expect(counts(report)).toEqual(EXPORT_COUNTS);
     const shared = report.checks.find((c) => c.id === 'shared-devices')!;
     // Exported as distinct_id U1 (resolved), judged by what was sent: an anonymous event on D1.
-    expect(shared.examples[0]!.events[0]).toMatchObject({ event: 'Viewed Pricing', time: 1767618000_000, device_id: 'D1', user_id: null, distinct_id: '$device:D1', insert_id: 'e3' });
+    expect(shared.examples[0]!.events[0]).toMatchObject({
+      event: 'Viewed Pricing',
+      time: 1767618000_000,
+      device_id: 'D1',
+      user_id: null,
+      distinct_id: '$device:D1',
+      insert_id: 'e3',
+    });
   });
 
   it('reads the same export gzip-compressed', async () => {
@@ -65,12 +72,29 @@ describe('NDJSON and JSON files', () => {
 
   it('takes mp_processing_time_ms as the ingestion order when every event has it, so first-link-wins follows it', async () => {
     const line = (user: string, time: number, processed?: number) =>
-      JSON.stringify({ event: 'Logged In', properties: { time, $insert_id: `i-${user}`, $device_id: 'D', $user_id: user, ...(processed === undefined ? {} : { mp_processing_time_ms: processed }) } });
+      JSON.stringify({
+        event: 'Logged In',
+        properties: {
+          time,
+          $insert_id: `i-${user}`,
+          $device_id: 'D',
+          $user_id: user,
+          ...(processed === undefined ? {} : { mp_processing_time_ms: processed }),
+        },
+      });
     // In time order U1 logs in first, but U2's event reached Mixpanel first.
-    const processed = await runDoctor({ ndjson: write('processed.ndjson', `${line('U1', 1767614400, 2000)}\n${line('U2', 1767614460, 1000)}\n`) });
-    expect(processed.checks.find((c) => c.id === 'shared-devices')!.examples[0]!.facts).toMatchObject({ linked_user: 'U2', other_users: ['U1'] });
+    const processed = await runDoctor({
+      ndjson: write('processed.ndjson', `${line('U1', 1767614400, 2000)}\n${line('U2', 1767614460, 1000)}\n`),
+    });
+    expect(processed.checks.find((c) => c.id === 'shared-devices')!.examples[0]!.facts).toMatchObject({
+      linked_user: 'U2',
+      other_users: ['U1'],
+    });
     const fileOrder = await runDoctor({ ndjson: write('file-order.ndjson', `${line('U1', 1767614400)}\n${line('U2', 1767614460)}\n`) });
-    expect(fileOrder.checks.find((c) => c.id === 'shared-devices')!.examples[0]!.facts).toMatchObject({ linked_user: 'U1', other_users: ['U2'] });
+    expect(fileOrder.checks.find((c) => c.id === 'shared-devices')!.examples[0]!.facts).toMatchObject({
+      linked_user: 'U1',
+      other_users: ['U2'],
+    });
   });
 
   it('skips lines that are not JSON or not a record, and counts them', async () => {
@@ -88,7 +112,11 @@ describe('NDJSON and JSON files', () => {
       [write('truncated.gz', gzipSync(readFileSync(EXPORT)).subarray(0, 40)), /unexpected end of file/],
     ];
     for (const [path, message] of cases) {
-      await expect(runDoctor({ ndjson: path })).rejects.toMatchObject({ name: 'DoctorError', code: 'IDSTITCH_DOCTOR_UNREADABLE', message: expect.stringMatching(message) });
+      await expect(runDoctor({ ndjson: path })).rejects.toMatchObject({
+        name: 'DoctorError',
+        code: 'IDSTITCH_DOCTOR_UNREADABLE',
+        message: expect.stringMatching(message),
+      });
     }
   });
 });
@@ -97,8 +125,15 @@ describe("a collector's store", () => {
   it('reads a SQLite file while its collector runs, profiles included, and leaves the file as it was', async () => {
     const file = join(dir, 'running.sqlite');
     const started = await collector({ storage: file });
-    await importEvents(started.url, [event('Viewed Home', { device: 'd1' }), event('Signed Up', { device: 'd1', user: 'u1' }), event('Logged In', { device: 'd1', user: 'u2' })]);
-    await send(started.url, '/engage', { body: JSON.stringify([{ $distinct_id: '$device:orphan', $set: { a: 1 } }]), headers: { 'content-type': 'application/json' } });
+    await importEvents(started.url, [
+      event('Viewed Home', { device: 'd1' }),
+      event('Signed Up', { device: 'd1', user: 'u1' }),
+      event('Logged In', { device: 'd1', user: 'u2' }),
+    ]);
+    await send(started.url, '/engage', {
+      body: JSON.stringify([{ $distinct_id: '$device:orphan', $set: { a: 1 } }]),
+      headers: { 'content-type': 'application/json' },
+    });
     const report = await runDoctor({ db: file });
     expect(report.source).toBe(`collector database ${file}`);
     expect(report.totals).toMatchObject({ events: 3, users: 2, devices: 1, profiles: 1 });
@@ -113,7 +148,13 @@ describe("a collector's store", () => {
   it('reads a collector in this process: a file-backed one through the file, an in-memory one through its store', async () => {
     const memory = await collector();
     await importEvents(memory.url, [event('Viewed Home', { device: 'd1' }), event('Signed Up', { device: 'd1', user: 'u1' })]);
-    await send(memory.url, '/engage', { body: JSON.stringify([{ $distinct_id: '$device:d1', $set: { a: 1 } }, { $distinct_id: 'u1', $set: { a: 1 } }]), headers: { 'content-type': 'application/json' } });
+    await send(memory.url, '/engage', {
+      body: JSON.stringify([
+        { $distinct_id: '$device:d1', $set: { a: 1 } },
+        { $distinct_id: 'u1', $set: { a: 1 } },
+      ]),
+      headers: { 'content-type': 'application/json' },
+    });
     const report = await runDoctor({ collector: memory });
     expect(report.source).toBe('collector store (in memory)');
     expect(report.totals).toMatchObject({ events: 2, users: 1, devices: 1, profiles: 2 });
@@ -122,13 +163,19 @@ describe("a collector's store", () => {
 
   it('refuses a missing file without creating it, and a SQLite file that is not a collector', async () => {
     const missing = join(dir, 'nothing.sqlite');
-    await expect(runDoctor({ db: missing })).rejects.toMatchObject({ code: 'IDSTITCH_DOCTOR_UNREADABLE', message: expect.stringContaining('no such file') });
+    await expect(runDoctor({ db: missing })).rejects.toMatchObject({
+      code: 'IDSTITCH_DOCTOR_UNREADABLE',
+      message: expect.stringContaining('no such file'),
+    });
     expect(existsSync(missing)).toBe(false);
     const other = join(dir, 'other.sqlite');
     const db = new Database(other);
     db.exec('CREATE TABLE notes (text TEXT)');
     db.close();
-    await expect(runDoctor({ db: other })).rejects.toMatchObject({ code: 'IDSTITCH_DOCTOR_UNREADABLE', message: expect.stringContaining('is not an idstitch collector database') });
+    await expect(runDoctor({ db: other })).rejects.toMatchObject({
+      code: 'IDSTITCH_DOCTOR_UNREADABLE',
+      message: expect.stringContaining('is not an idstitch collector database'),
+    });
     await expect(runDoctor({ db: EXPORT })).rejects.toMatchObject({ code: 'IDSTITCH_DOCTOR_UNREADABLE' });
   });
 });

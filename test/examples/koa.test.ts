@@ -52,7 +52,9 @@ describe('the Koa example over HTTP', () => {
 
   const api = async <T>(path: string): Promise<T> => (await (await fetch(collector.url + path)).json()) as T;
   type Identity = { distinct_id: string; user_id: string | null; device_ids: string[] };
-  type Feed = { events: Array<{ event: string; device_id: string | null; user_id: string | null; original_distinct_id: string; distinct_id: string }> };
+  type Feed = {
+    events: Array<{ event: string; device_id: string | null; user_id: string | null; original_distinct_id: string; distinct_id: string }>;
+  };
   type Users = { users: Array<{ distinct_id: string; user_id: string | null; device_ids: string[]; event_count: number }> };
 
   it('stitches anonymous browsing to sign-up, keeps two users on one browser apart, and links a returning user’s new device', async () => {
@@ -89,7 +91,12 @@ describe('the Koa example over HTTP', () => {
     await second.get('/pricing').expect(200);
     const newDevice = await whoami(second);
     await second.post('/login').type('form').send({ email: 'ada@example.com', password: 'wrong password!' }).expect(401);
-    await second.post('/login').type('form').send({ email: 'ada@example.com', password: PASSWORD }).expect(303).expect('location', '/whoami');
+    await second
+      .post('/login')
+      .type('form')
+      .send({ email: 'ada@example.com', password: PASSWORD })
+      .expect(303)
+      .expect('location', '/whoami');
     expect(await whoami(second)).toEqual({ deviceId: newDevice.deviceId, userId: ada.userId });
 
     await tracker.flush();
@@ -123,7 +130,11 @@ describe('the Koa example over HTTP', () => {
   it('refuses a form over the size limit without tracking anything', async () => {
     const before = tracker.stats().tracked;
     const browser = request.agent(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    await browser.post('/signup').type('form').send({ name: 'x'.repeat(20_000), email: 'big@example.com', password: PASSWORD }).expect(413);
+    await browser
+      .post('/signup')
+      .type('form')
+      .send({ name: 'x'.repeat(20_000), email: 'big@example.com', password: PASSWORD })
+      .expect(413);
     await browser.post('/login').type('json').send({ email: 'a', password: 'b' }).expect(415);
     expect(tracker.stats().tracked).toBe(before);
   });

@@ -43,14 +43,16 @@ describe('the Next.js example (next build, next start, local collector)', { time
     const deadline = Date.now() + 20_000;
     let value = await read();
     while (!check(value)) {
-      if (Date.now() > deadline) throw new Error(`${what} never happened; last saw ${JSON.stringify(value).slice(0, 2000)}\nserver output:\n${app.output()}`);
+      if (Date.now() > deadline)
+        throw new Error(`${what} never happened; last saw ${JSON.stringify(value).slice(0, 2000)}\nserver output:\n${app.output()}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
       value = await read();
     }
     return value;
   }
 
-  const feed = (distinctId: string) => api<{ events?: FeedEvent[] }>(`/api/events?distinct_id=${encodeURIComponent(distinctId)}`).then((r) => r.events ?? []);
+  const feed = (distinctId: string) =>
+    api<{ events?: FeedEvent[] }>(`/api/events?distinct_id=${encodeURIComponent(distinctId)}`).then((r) => r.events ?? []);
 
   /** The ids the example's "Who am I" page shows; '—' means none. */
   async function whoami(jar: CookieJar): Promise<{ deviceId: string | undefined; userId: string | undefined }> {
@@ -69,7 +71,11 @@ describe('the Next.js example (next build, next start, local collector)', { time
     expect(response.headers.get('set-cookie')).toBe(`idstitch_device=${issued}; Max-Age=34560000; Path=/; HttpOnly; SameSite=Lax`);
     expect(await response.text()).toContain(`id="device-id">${issued}<`);
 
-    const events = await eventually(() => feed(`$device:${issued}`), (list) => list.length === 1, 'the first page view reaching the collector');
+    const events = await eventually(
+      () => feed(`$device:${issued}`),
+      (list) => list.length === 1,
+      'the first page view reaching the collector',
+    );
     expect(events[0]).toMatchObject({ event: 'Viewed Home', device_id: issued, user_id: null });
   });
 
@@ -94,7 +100,11 @@ describe('the Next.js example (next build, next start, local collector)', { time
     expect(anonymous.deviceId).toBe(browser.get('idstitch_device'));
     expect(anonymous.userId).toBeUndefined();
 
-    const signedUp = await submitActionForm(browser, `${base}/signup`, { name: 'Ada Lovelace', email: 'ada@example.com', password: PASSWORD });
+    const signedUp = await submitActionForm(browser, `${base}/signup`, {
+      name: 'Ada Lovelace',
+      email: 'ada@example.com',
+      password: PASSWORD,
+    });
     expect([signedUp.status, signedUp.headers.get('location')]).toEqual([303, '/whoami']);
     const ada = await whoami(browser);
     expect(ada.deviceId).toBe(anonymous.deviceId); // sign-up never rotates: the link needs the same device
@@ -115,7 +125,10 @@ describe('the Next.js example (next build, next start, local collector)', { time
     const laptop = new CookieJar(); // the same person on a new device
     await visit(laptop, `${base}/pricing`);
     const newDevice = laptop.get('idstitch_device');
-    const login = await visit(laptop, `${base}/api/login`, { method: 'POST', body: new URLSearchParams({ email: 'ada@example.com', password: PASSWORD }) });
+    const login = await visit(laptop, `${base}/api/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ email: 'ada@example.com', password: PASSWORD }),
+    });
     expect([login.status, login.headers.get('location')]).toEqual([303, '/whoami']);
     expect(await whoami(laptop)).toEqual({ deviceId: newDevice, userId: ada.userId });
 
@@ -129,7 +142,10 @@ describe('the Next.js example (next build, next start, local collector)', { time
 
     const adaFeed = await feed(ada.userId!);
     // Anonymous browsing before sign-up now belongs to Ada (retroactively).
-    expect(adaFeed.find((e) => e.event === 'Viewed Pricing' && e.device_id === ada.deviceId)).toMatchObject({ original_distinct_id: `$device:${ada.deviceId}`, distinct_id: ada.userId });
+    expect(adaFeed.find((e) => e.event === 'Viewed Pricing' && e.device_id === ada.deviceId)).toMatchObject({
+      original_distinct_id: `$device:${ada.deviceId}`,
+      distinct_id: ada.userId,
+    });
     expect(adaFeed.find((e) => e.event === 'Signed Up')).toMatchObject({ user_id: ada.userId, device_id: ada.deviceId });
     expect(adaFeed.find((e) => e.event === 'Logged Out')).toMatchObject({ user_id: ada.userId, device_id: ada.deviceId });
     expect(adaFeed.find((e) => e.event === 'Logged In')).toMatchObject({ user_id: ada.userId, device_id: newDevice });
@@ -172,7 +188,11 @@ describe('the Next.js example (next build, next start, local collector)', { time
       expect((await page.locator('#device-id').textContent())?.trim()).toBe(rotated);
       expect((await page.locator('#user-id').textContent())?.trim()).toBe('—');
 
-      const cluster = await eventually(() => api<Identity>(`/api/identity/${encodeURIComponent(userId)}`), (identity) => identity.device_ids?.length === 1, 'the sign-up link');
+      const cluster = await eventually(
+        () => api<Identity>(`/api/identity/${encodeURIComponent(userId)}`),
+        (identity) => identity.device_ids?.length === 1,
+        'the sign-up link',
+      );
       expect(cluster.device_ids).toEqual([rendered]);
       await context.close();
     });
@@ -215,14 +235,21 @@ describe('the Next.js example (next build, next start, local collector)', { time
     // A second server, with a collector of its own, that keeps events queued: no flush after
     // responses, a ten-minute interval.
     const own = await startCollector({ port: 0 });
-    const queued = await startExample({ IDSTITCH_API_HOST: own.url, IDSTITCH_FLUSH_INTERVAL_MS: '600000', IDSTITCH_FLUSH_AFTER_RESPONSE: '0', NEXT_MANUAL_SIG_HANDLE: 'true' });
+    const queued = await startExample({
+      IDSTITCH_API_HOST: own.url,
+      IDSTITCH_FLUSH_INTERVAL_MS: '600000',
+      IDSTITCH_FLUSH_AFTER_RESPONSE: '0',
+      NEXT_MANUAL_SIG_HANDLE: 'true',
+    });
     const jar = new CookieJar();
     try {
       expect((await visit(jar, `${queued.url}/`)).status).toBe(200);
       const stats = (await (await fetch(`${queued.url}/api/stats`)).json()) as TrackerStats;
       expect(stats.queued, 'the page view waits in the queue').toBeGreaterThanOrEqual(1);
       await queued.stop();
-      const { events } = (await (await fetch(`${own.url}/api/events?distinct_id=${encodeURIComponent(`$device:${jar.get('idstitch_device')}`)}`)).json()) as { events: FeedEvent[] };
+      const { events } = (await (
+        await fetch(`${own.url}/api/events?distinct_id=${encodeURIComponent(`$device:${jar.get('idstitch_device')}`)}`)
+      ).json()) as { events: FeedEvent[] };
       expect(events.map((event) => event.event)).toEqual(['Viewed Home']);
     } finally {
       await queued.stop();

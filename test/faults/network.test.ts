@@ -91,25 +91,29 @@ describe('faults: responses that never come', () => {
 });
 
 describe('faults: endpoints that go away', () => {
-  it(`a dead endpoint for ${OUTAGE_MS / 1000} s, then back: 300 sent (100 during the outage), 300 delivered, 0 duplicates, 0 given up`, { timeout: OUTAGE_MS + 20_000 }, async () => {
-    // Backoff capped at a quarter of the outage, with retries to spare: the budget (≥ 5 × the outage) outlasts it.
-    rig = await startRig({ tracker: { minRetryDelayMs: 50, maxRetryDelayMs: OUTAGE_MS / 4, maxRetries: 25 } });
-    await rig.send(100);
-    await rig.middleware.tracker.flush();
-    await rig.proxy.stop();
-    const down = Date.now();
-    await rig.send(100); // the app keeps serving; its events wait
-    await sleep(OUTAGE_MS - (Date.now() - down));
-    const refused = rig.stats().requests - rig.proxy.requests.length;
-    await rig.proxy.start();
-    await rig.send(100);
-    const { figures, stats, line } = await settle(rig);
+  it(
+    `a dead endpoint for ${OUTAGE_MS / 1000} s, then back: 300 sent (100 during the outage), 300 delivered, 0 duplicates, 0 given up`,
+    { timeout: OUTAGE_MS + 20_000 },
+    async () => {
+      // Backoff capped at a quarter of the outage, with retries to spare: the budget (≥ 5 × the outage) outlasts it.
+      rig = await startRig({ tracker: { minRetryDelayMs: 50, maxRetryDelayMs: OUTAGE_MS / 4, maxRetries: 25 } });
+      await rig.send(100);
+      await rig.middleware.tracker.flush();
+      await rig.proxy.stop();
+      const down = Date.now();
+      await rig.send(100); // the app keeps serving; its events wait
+      await sleep(OUTAGE_MS - (Date.now() - down));
+      const refused = rig.stats().requests - rig.proxy.requests.length;
+      await rig.proxy.start();
+      await rig.send(100);
+      const { figures, stats, line } = await settle(rig);
 
-    expect(refused, `attempts refused while down (${line})`).toBeGreaterThanOrEqual(2);
-    expect(figures.delivered, line).toBe(300);
-    expect(givenUp(stats), line).toBe(0);
-    expectAccounted(figures, stats);
-  });
+      expect(refused, `attempts refused while down (${line})`).toBeGreaterThanOrEqual(2);
+      expect(figures.delivered, line).toBe(300);
+      expect(givenUp(stats), line).toBe(0);
+      expectAccounted(figures, stats);
+    },
+  );
 
   it('an endpoint that stays dead, maxRetries 3: 300 sent, 0 delivered, 300 given up as retries_exhausted and reported, nothing thrown', async () => {
     rig = await startRig({ apiHost: await deadUrl(), tracker: { maxRetries: 3 } });
@@ -119,7 +123,10 @@ describe('faults: endpoints that go away', () => {
     expect(figures.delivered, line).toBe(0);
     expect(stats.dropped.retries_exhausted, line).toBe(300);
     expect(stats.requests, line).toBe(3 * 4);
-    expect(rig.reported('IDSTITCH_DELIVERY_FAILED').reduce((sum, error) => sum + error.count, 0), line).toBe(300);
+    expect(
+      rig.reported('IDSTITCH_DELIVERY_FAILED').reduce((sum, error) => sum + error.count, 0),
+      line,
+    ).toBe(300);
     expectAccounted(figures, stats);
   });
 
@@ -148,7 +155,10 @@ describe('faults: endpoints that go away', () => {
     expect(stats.dropped.retries_exhausted, line).toBe(300);
     expect(stats.delivered, line).toBe(0);
     const reported = rig.reported('IDSTITCH_DELIVERY_FAILED');
-    expect(reported.reduce((sum, error) => sum + error.count, 0), line).toBe(300);
+    expect(
+      reported.reduce((sum, error) => sum + error.count, 0),
+      line,
+    ).toBe(300);
     expect(reported[0]!.message, 'the reported reason names the lookup failure').toMatch(/ENOTFOUND|EAI_AGAIN|getaddrinfo/);
     expectAccounted(figures, stats);
   });

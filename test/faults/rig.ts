@@ -90,7 +90,9 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   const browsers = Array.from({ length: 10 }, () => request.agent(appUrl));
   let sent = 0;
   let visits = 0;
-  const queryHeaders: Record<string, string> = options.collector?.token ? { authorization: 'Basic ' + Buffer.from(`${options.collector.token}:`).toString('base64') } : {};
+  const queryHeaders: Record<string, string> = options.collector?.token
+    ? { authorization: 'Basic ' + Buffer.from(`${options.collector.token}:`).toString('base64') }
+    : {};
 
   return {
     collector,
@@ -144,6 +146,8 @@ export function expectAccounted(figures: Figures, stats: TrackerStats): void {
 
 /** One line with the figures, for assertion messages: a failure says what actually happened. */
 export function describeRun(figures: Figures, stats: TrackerStats): string {
-  const drops = Object.entries(stats.dropped).filter(([, count]) => count > 0).map(([reason, count]) => `${reason} ${count}`);
+  const drops = Object.entries(stats.dropped)
+    .filter(([, count]) => count > 0)
+    .map(([reason, count]) => `${reason} ${count}`);
   return `sent ${figures.sent}, delivered ${figures.delivered}, stored ${figures.stored} rows, ${figures.afterDedupe} after dedupe, duplicates ${figures.duplicates}; tracker: delivered ${stats.delivered}, queued ${stats.queued}, requests ${stats.requests}, retries ${stats.retries}, splits ${stats.splits}, given up: ${drops.join(', ') || 'none'}`;
 }

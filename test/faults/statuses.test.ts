@@ -35,18 +35,26 @@ function retryOf(requests: readonly ProxiedRequest[], request: ProxiedRequest): 
 }
 
 describe('faults: 5xx', () => {
-  it.each([500, 502, 503, 504])('a run of three %i answers on one batch: 300 sent, 300 delivered, 0 duplicates, 0 given up', async (status) => {
-    // One request slot, so the first batch meets the whole run and its fourth attempt gets through.
-    const { figures, stats, line } = await run((r) => r.proxy.script({ status }, { status }, { status }), { tracker: { maxConcurrentRequests: 1 } });
+  it.each([500, 502, 503, 504])(
+    'a run of three %i answers on one batch: 300 sent, 300 delivered, 0 duplicates, 0 given up',
+    async (status) => {
+      // One request slot, so the first batch meets the whole run and its fourth attempt gets through.
+      const { figures, stats, line } = await run((r) => r.proxy.script({ status }, { status }, { status }), {
+        tracker: { maxConcurrentRequests: 1 },
+      });
 
-    const attempts = rig!.proxy.requests.slice(0, 4);
-    expect(attempts.map((request) => request.outcome), line).toEqual([status, status, status, 200]);
-    expect(new Set(attempts.map((request) => insertIdOf(request.events[0]))).size, 'the same batch each time').toBe(1);
-    expect(figures.delivered, line).toBe(300);
-    expect(stats.retries, line).toBe(3);
-    expect(givenUp(stats), line).toBe(0);
-    expectAccounted(figures, stats);
-  });
+      const attempts = rig!.proxy.requests.slice(0, 4);
+      expect(
+        attempts.map((request) => request.outcome),
+        line,
+      ).toEqual([status, status, status, 200]);
+      expect(new Set(attempts.map((request) => insertIdOf(request.events[0]))).size, 'the same batch each time').toBe(1);
+      expect(figures.delivered, line).toBe(300);
+      expect(stats.retries, line).toBe(3);
+      expect(givenUp(stats), line).toBe(0);
+      expectAccounted(figures, stats);
+    },
+  );
 
   it('two 502s after the collector had ingested the batch: 300 delivered, the copies stored and 0 duplicates after dedupe', async () => {
     const { figures, stats, line } = await run((r) => r.proxy.script({ afterForward: 502 }, { afterForward: 502 }));
@@ -65,7 +73,10 @@ describe('faults: 5xx', () => {
     expect(stats.dropped.retries_exhausted, line).toBe(300);
     expect(stats.requests, line).toBe(3 * 3); // three batches, one attempt and two retries each
     const reported = rig!.reported('IDSTITCH_DELIVERY_FAILED');
-    expect(reported.reduce((sum, error) => sum + error.count, 0), line).toBe(300);
+    expect(
+      reported.reduce((sum, error) => sum + error.count, 0),
+      line,
+    ).toBe(300);
     expectAccounted(figures, stats);
   });
 });
@@ -91,7 +102,9 @@ describe('faults: 429', () => {
   });
 
   it('429 with an absurd Retry-After (1 day) is capped at maxRetryAfterMs 500: retried within 0.5–3 s, 300 delivered', async () => {
-    const { figures, stats, line } = await run((r) => r.proxy.script({ status: 429, retryAfter: '86400' }), { tracker: { maxRetryAfterMs: 500 } });
+    const { figures, stats, line } = await run((r) => r.proxy.script({ status: 429, retryAfter: '86400' }), {
+      tracker: { maxRetryAfterMs: 500 },
+    });
 
     const limited = rig!.proxy.requests[0]!;
     const gap = retryOf(rig!.proxy.requests, limited)!.at - limited.at;
@@ -113,7 +126,10 @@ describe('faults: refusals', () => {
     const stats = rig.stats();
     const line = describeRun(figures, stats);
 
-    expect(rig.proxy.requests.some((request) => request.outcome === 413), line).toBe(true);
+    expect(
+      rig.proxy.requests.some((request) => request.outcome === 413),
+      line,
+    ).toBe(true);
     expect(stats.splits, line).toBeGreaterThan(0);
     expect(figures.delivered, line).toBe(300);
     expect(stats.dropped.too_large, line).toBe(1);
@@ -144,7 +160,9 @@ describe('faults: refusals', () => {
     for (const id of corrupted) expect(stored.has(id), `${id} was refused, so not stored`).toBe(false);
     const [rejected, ...more] = rig!.reported('IDSTITCH_RECORDS_REJECTED');
     expect(more).toEqual([]);
-    expect(rejected!.records.map(({ index, insertId }) => ({ index, insertId }))).toEqual(indices.map((index, i) => ({ index, insertId: corrupted[i] })));
+    expect(rejected!.records.map(({ index, insertId }) => ({ index, insertId }))).toEqual(
+      indices.map((index, i) => ({ index, insertId: corrupted[i] })),
+    );
     expect(stats.retries, 'a 400 is never retried').toBe(0);
     expectAccounted(figures, stats);
   });
@@ -156,7 +174,10 @@ describe('faults: refusals', () => {
     expect(stats.dropped.unauthorized, line).toBe(300);
     expect(stats.retries, line).toBe(0);
     expect(stats.requests, line).toBe(3); // one per batch of 100
-    expect(rig!.errors.map((error) => error.code), line).toEqual(['IDSTITCH_UNAUTHORIZED']);
+    expect(
+      rig!.errors.map((error) => error.code),
+      line,
+    ).toEqual(['IDSTITCH_UNAUTHORIZED']);
     expectAccounted(figures, stats);
   });
 });

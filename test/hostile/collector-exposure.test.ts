@@ -14,7 +14,10 @@ afterEach(async () => {
 });
 
 /** A raw request, so Host and the browser's headers are exactly what a test says. */
-function send(url: string, init: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function send(
+  url: string,
+  init: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer },
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   const { port } = new URL(url);
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method: init.method ?? 'GET', path: init.path, headers: init.headers }, (res) => {
@@ -31,7 +34,10 @@ function send(url: string, init: { method?: string; path: string; headers?: Reco
 describe('the page, query and control routes refuse what a foreign web page can send', () => {
   it('refuses a cross-site POST to /_control/reset (a simple text/plain form needs no preflight), and resets nothing', async () => {
     collector = await startCollector({ port: 0 });
-    await fetch(`${collector.url}/track`, { method: 'POST', body: JSON.stringify([{ event: 'Kept', properties: { token: 't', distinct_id: 'd1', time: Date.now() } }]) });
+    await fetch(`${collector.url}/track`, {
+      method: 'POST',
+      body: JSON.stringify([{ event: 'Kept', properties: { token: 't', distinct_id: 'd1', time: Date.now() } }]),
+    });
     const attack = await send(collector.url, {
       method: 'POST',
       path: '/_control/reset',
@@ -58,14 +64,18 @@ describe('the page, query and control routes refuse what a foreign web page can 
     collector = await startCollector({ port: 0 });
     const { port } = new URL(collector.url);
     expect((await send(collector.url, { path: '/api/users', headers: { host: `rebind.evil.example:${port}` } })).status).toBe(403);
-    expect((await send(collector.url, { method: 'POST', path: '/_control/reset', headers: { host: `rebind.evil.example:${port}` } })).status).toBe(403);
+    expect(
+      (await send(collector.url, { method: 'POST', path: '/_control/reset', headers: { host: `rebind.evil.example:${port}` } })).status,
+    ).toBe(403);
   });
 
   it("answers the developer's own tools: no browser headers, its own page (same origin), and every loopback name", async () => {
     collector = await startCollector({ port: 0 });
     const { port } = new URL(collector.url);
     expect((await send(collector.url, { path: '/api/users' })).status).toBe(200);
-    expect((await send(collector.url, { path: '/api/users', headers: { 'sec-fetch-site': 'same-origin', origin: collector.url } })).status).toBe(200);
+    expect(
+      (await send(collector.url, { path: '/api/users', headers: { 'sec-fetch-site': 'same-origin', origin: collector.url } })).status,
+    ).toBe(200);
     expect((await send(collector.url, { path: '/', headers: { 'sec-fetch-site': 'none', accept: 'text/html' } })).status).toBe(200);
     for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `app.localhost:${port}`]) {
       expect((await send(collector.url, { path: '/api/users', headers: { host } })).status, host).toBe(200);
@@ -74,7 +84,7 @@ describe('the page, query and control routes refuse what a foreign web page can 
 });
 
 describe('ingestion stays open to browsers, credentials only for local pages', () => {
-  it('ingests a foreign page\'s events but lets it read no answer with credentials', async () => {
+  it("ingests a foreign page's events but lets it read no answer with credentials", async () => {
     collector = await startCollector({ port: 0 });
     const foreign = await send(collector.url, {
       method: 'POST',
@@ -90,7 +100,11 @@ describe('ingestion stays open to browsers, credentials only for local pages', (
 
   it('lets a page on localhost (mixpanel-browser in development) send with credentials', async () => {
     collector = await startCollector({ port: 0 });
-    const local = await send(collector.url, { method: 'OPTIONS', path: '/track', headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' } });
+    const local = await send(collector.url, {
+      method: 'OPTIONS',
+      path: '/track',
+      headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' },
+    });
     expect(local.status).toBe(204);
     expect(local.headers['access-control-allow-origin']).toBe('http://localhost:3000');
     expect(local.headers['access-control-allow-credentials']).toBe('true');
@@ -99,7 +113,12 @@ describe('ingestion stays open to browsers, credentials only for local pages', (
 
 describe('with credentials configured', () => {
   /** Sends headers and the start of a large body, and reports what the collector did before the body ended. */
-  function upload(url: string, path: string, headers: Record<string, string>, declaredBytes: number): Promise<{ status: number; sentBytes: number; closed: boolean }> {
+  function upload(
+    url: string,
+    path: string,
+    headers: Record<string, string>,
+    declaredBytes: number,
+  ): Promise<{ status: number; sentBytes: number; closed: boolean }> {
     const { port } = new URL(url);
     return new Promise((resolve, reject) => {
       const socket = net.connect(Number(port), '127.0.0.1');
@@ -107,7 +126,15 @@ describe('with credentials configured', () => {
       let response = '';
       const chunk = Buffer.alloc(64 * 1024, 0x20);
       socket.on('connect', () => {
-        const head = [`POST ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`, `Content-Length: ${declaredBytes}`, 'Content-Type: application/json', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), '', ''].join('\r\n');
+        const head = [
+          `POST ${path} HTTP/1.1`,
+          `Host: 127.0.0.1:${port}`,
+          `Content-Length: ${declaredBytes}`,
+          'Content-Type: application/json',
+          ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+          '',
+          '',
+        ].join('\r\n');
         socket.write(head);
         const pump = (): void => {
           while (sent < declaredBytes && !socket.destroyed) {
@@ -129,14 +156,24 @@ describe('with credentials configured', () => {
 
   it('answers 401 to a stranger before reading the body, and closes the connection', async () => {
     collector = await startCollector({ port: 0, token: 'project-token', maxRequestBytes: 64 * 1024 * 1024 });
-    const answer = await upload(collector.url, '/import?strict=1', { authorization: `Basic ${Buffer.from('wrong:').toString('base64')}` }, 64 * 1024 * 1024);
+    const answer = await upload(
+      collector.url,
+      '/import?strict=1',
+      { authorization: `Basic ${Buffer.from('wrong:').toString('base64')}` },
+      64 * 1024 * 1024,
+    );
     expect(answer.status).toBe(401);
     expect(answer.sentBytes, 'the stranger did not get to upload the whole 64 MiB').toBeLessThan(64 * 1024 * 1024);
   });
 
   it('stops reading at the size limit and closes the connection', async () => {
     collector = await startCollector({ port: 0, token: 'project-token', maxRequestBytes: 1024 * 1024 });
-    const answer = await upload(collector.url, '/import?strict=1', { authorization: `Basic ${Buffer.from('project-token:').toString('base64')}` }, 64 * 1024 * 1024);
+    const answer = await upload(
+      collector.url,
+      '/import?strict=1',
+      { authorization: `Basic ${Buffer.from('project-token:').toString('base64')}` },
+      64 * 1024 * 1024,
+    );
     expect(answer.status).toBe(413);
     expect(answer.sentBytes).toBeLessThan(64 * 1024 * 1024);
   });

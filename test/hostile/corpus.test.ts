@@ -43,7 +43,13 @@ const circular = (): Record<string, unknown> => {
   value.self = value;
   return value;
 };
-const throwingGetter = (): Record<string, unknown> => Object.defineProperty({}, 'boom', { enumerable: true, get: () => { throw new Error('getter exploded'); } });
+const throwingGetter = (): Record<string, unknown> =>
+  Object.defineProperty({}, 'boom', {
+    enumerable: true,
+    get: () => {
+      throw new Error('getter exploded');
+    },
+  });
 
 const CASES: readonly Case[] = [
   // ── Cookies ──────────────────────────────────────────────────────────────────────────────────
@@ -59,31 +65,85 @@ const CASES: readonly Case[] = [
   { name: 'cookie: percent-encoded NUL', headers: cookie(`${VALID}%00`), device: 'replaced' },
   { name: 'cookie: Latin-1 bytes', headers: cookie('üñï©ødé'), device: 'replaced' },
   { name: 'cookie: a valid id after ; is its own cookie, and kept', headers: { cookie: `idstitch_device=${VALID};evil=1` }, device: VALID },
-  { name: 'cookie: duplicated name, invalid first: the first valid one is kept', headers: { cookie: `idstitch_device=bad; idstitch_device=${VALID}` }, device: VALID },
-  { name: 'cookie: duplicated name, both valid: the first is kept', headers: { cookie: `idstitch_device=${VALID}; idstitch_device=${OTHER}` }, device: VALID },
+  {
+    name: 'cookie: duplicated name, invalid first: the first valid one is kept',
+    headers: { cookie: `idstitch_device=bad; idstitch_device=${VALID}` },
+    device: VALID,
+  },
+  {
+    name: 'cookie: duplicated name, both valid: the first is kept',
+    headers: { cookie: `idstitch_device=${VALID}; idstitch_device=${OTHER}` },
+    device: VALID,
+  },
   { name: 'cookie: a look-alike name is not ours', headers: { cookie: `xidstitch_device=${VALID}` }, device: 'replaced' },
-  { name: 'cookie: 300 other cookies before ours', headers: { cookie: Array.from({ length: 300 }, (_, i) => `c${i}=v${i}`).join('; ') + `; idstitch_device=${VALID}` }, device: VALID },
+  {
+    name: 'cookie: 300 other cookies before ours',
+    headers: { cookie: Array.from({ length: 300 }, (_, i) => `c${i}=v${i}`).join('; ') + `; idstitch_device=${VALID}` },
+    device: VALID,
+  },
   // ── Headers ──────────────────────────────────────────────────────────────────────────────────
   {
     name: 'headers: a 500-hop X-Forwarded-For (6 KB) never becomes the event ip',
     headers: { 'x-forwarded-for': Array.from({ length: 500 }, (_, i) => `10.0.${i >> 8}.${i & 255}`).join(', ') },
     device: 'replaced',
   },
-  { name: 'headers: spoofed X-Forwarded-For with proxy trust off', headers: { 'x-forwarded-for': '203.0.113.7', ...cookie(VALID) }, device: VALID },
-  { name: 'headers: spoofed X-Forwarded-Proto https with proxy trust off: no Secure cookie', headers: { 'x-forwarded-proto': 'https' }, device: 'replaced' },
-  { name: 'headers: a garbage Forwarded header', headers: { forwarded: 'for="_gazonk";proto=javascript;by=;;;', ...cookie(VALID) }, device: VALID },
+  {
+    name: 'headers: spoofed X-Forwarded-For with proxy trust off',
+    headers: { 'x-forwarded-for': '203.0.113.7', ...cookie(VALID) },
+    device: VALID,
+  },
+  {
+    name: 'headers: spoofed X-Forwarded-Proto https with proxy trust off: no Secure cookie',
+    headers: { 'x-forwarded-proto': 'https' },
+    device: 'replaced',
+  },
+  {
+    name: 'headers: a garbage Forwarded header',
+    headers: { forwarded: 'for="_gazonk";proto=javascript;by=;;;', ...cookie(VALID) },
+    device: VALID,
+  },
   // ── User ids ─────────────────────────────────────────────────────────────────────────────────
   ...['undefined', 'null', 'NULL', '0', '-1', 'anonymous', 'None', 'nil', '[]', '{}', 'false', '00000000-0000-0000-0000-000000000000'].map(
-    (id): Case => ({ name: `user id: the deny-listed ${JSON.stringify(id)}`, headers: cookie(VALID), act: asUser(id), codes: ['IDSTITCH_INVALID_USER_ID'], device: VALID }),
+    (id): Case => ({
+      name: `user id: the deny-listed ${JSON.stringify(id)}`,
+      headers: cookie(VALID),
+      act: asUser(id),
+      codes: ['IDSTITCH_INVALID_USER_ID'],
+      device: VALID,
+    }),
   ),
   { name: 'user id: an object', headers: cookie(VALID), act: asUser({ nested: true }), codes: ['IDSTITCH_INVALID_USER_ID'], device: VALID },
   { name: 'user id: an array', headers: cookie(VALID), act: asUser(['u1']), codes: ['IDSTITCH_INVALID_USER_ID'], device: VALID },
-  { name: 'user id: 10,000 characters', headers: cookie(VALID), act: asUser('u'.repeat(10_000)), codes: ['IDSTITCH_INVALID_USER_ID'], device: VALID },
+  {
+    name: 'user id: 10,000 characters',
+    headers: cookie(VALID),
+    act: asUser('u'.repeat(10_000)),
+    codes: ['IDSTITCH_INVALID_USER_ID'],
+    device: VALID,
+  },
   { name: 'user id: whitespace only', headers: cookie(VALID), act: asUser(' \t '), codes: ['IDSTITCH_INVALID_USER_ID'], device: VALID },
   { name: 'user id: NaN', headers: cookie(VALID), act: asUser(Number.NaN), codes: ['IDSTITCH_INVALID_USER_ID'], device: VALID },
-  { name: 'user id: the reserved $device: prefix', headers: cookie(VALID), act: asUser(`$device:${OTHER}`), codes: ['IDSTITCH_INVALID_USER_ID'], device: VALID },
-  { name: 'user id: identifyUser with a deny-listed id sends no link', headers: cookie(VALID), act: identifyAs('undefined'), codes: ['IDSTITCH_INVALID_USER_ID'], device: VALID },
-  { name: 'user id: unicode is kept byte for byte', headers: cookie(VALID), act: asUser('用户-42 👤'), device: VALID, userId: '用户-42 👤' },
+  {
+    name: 'user id: the reserved $device: prefix',
+    headers: cookie(VALID),
+    act: asUser(`$device:${OTHER}`),
+    codes: ['IDSTITCH_INVALID_USER_ID'],
+    device: VALID,
+  },
+  {
+    name: 'user id: identifyUser with a deny-listed id sends no link',
+    headers: cookie(VALID),
+    act: identifyAs('undefined'),
+    codes: ['IDSTITCH_INVALID_USER_ID'],
+    device: VALID,
+  },
+  {
+    name: 'user id: unicode is kept byte for byte',
+    headers: cookie(VALID),
+    act: asUser('用户-42 👤'),
+    device: VALID,
+    userId: '用户-42 👤',
+  },
   { name: 'user id: a number becomes its string', headers: cookie(VALID), act: asUser(42), device: VALID, userId: '42' },
   {
     name: 'user id: a getUserId that throws is reported, the request anonymous',
@@ -99,37 +159,146 @@ const CASES: readonly Case[] = [
   { name: 'event: $create_alias', act: track('$create_alias', { alias: 'x' }), codes: ['IDSTITCH_IDENTITY_EVENT'], device: 'replaced' },
   { name: 'event: $merge', act: track('$merge'), codes: ['IDSTITCH_IDENTITY_EVENT'], device: 'replaced' },
   // ── Properties ───────────────────────────────────────────────────────────────────────────────
-  { name: 'properties: an array instead of an object', act: track('Hostile', ['a']), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
-  { name: 'properties: a string instead of an object', act: track('Hostile', 'plan=pro'), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
-  { name: 'properties: __proto__ payload', act: track('Hostile', JSON.parse('{"__proto__":{"polluted":true}}')), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
-  { name: 'properties: constructor.prototype payload', act: track('Hostile', JSON.parse('{"constructor":{"prototype":{"polluted":true}}}')), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
+  {
+    name: 'properties: an array instead of an object',
+    act: track('Hostile', ['a']),
+    codes: ['IDSTITCH_INVALID_PROPERTIES'],
+    device: 'replaced',
+  },
+  {
+    name: 'properties: a string instead of an object',
+    act: track('Hostile', 'plan=pro'),
+    codes: ['IDSTITCH_INVALID_PROPERTIES'],
+    device: 'replaced',
+  },
+  {
+    name: 'properties: __proto__ payload',
+    act: track('Hostile', JSON.parse('{"__proto__":{"polluted":true}}')),
+    codes: ['IDSTITCH_INVALID_PROPERTIES'],
+    device: 'replaced',
+  },
+  {
+    name: 'properties: constructor.prototype payload',
+    act: track('Hostile', JSON.parse('{"constructor":{"prototype":{"polluted":true}}}')),
+    codes: ['IDSTITCH_INVALID_PROPERTIES'],
+    device: 'replaced',
+  },
   { name: 'properties: circular', act: track('Hostile', circular()), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
   { name: 'properties: BigInt', act: track('Hostile', { n: 10n }), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
-  { name: 'properties: a symbol value', act: track('Hostile', { s: Symbol('x') }), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
-  { name: 'properties: a function value', act: track('Hostile', { f: () => 1 }), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
+  {
+    name: 'properties: a symbol value',
+    act: track('Hostile', { s: Symbol('x') }),
+    codes: ['IDSTITCH_INVALID_PROPERTIES'],
+    device: 'replaced',
+  },
+  {
+    name: 'properties: a function value',
+    act: track('Hostile', { f: () => 1 }),
+    codes: ['IDSTITCH_INVALID_PROPERTIES'],
+    device: 'replaced',
+  },
   { name: 'properties: NaN', act: track('Hostile', { n: Number.NaN }), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
-  { name: 'properties: an invalid Date', act: track('Hostile', { when: new Date('nope') }), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
-  { name: 'properties: a typed array', act: track('Hostile', { bytes: new Uint8Array(4) }), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
-  { name: 'properties: a Map', act: track('Hostile', { m: new Map([['a', 1]]) }), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
-  { name: 'properties: nested 4 levels (limit 3)', act: track('Hostile', { deep: nested(3) }), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
-  { name: 'properties: a list of 255 items (limit: fewer than 255)', act: track('Hostile', { list: Array.from({ length: 255 }, (_, i) => i) }), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
-  { name: 'properties: 255 properties (limit: fewer than 255 with ours)', act: track('Hostile', keys(255)), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
-  { name: 'properties: a 256-character property name', act: track('Hostile', { ['p'.repeat(256)]: 1 }), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
-  { name: 'properties: a 1 MB event', act: track('Hostile', { blob: 'x'.repeat(1_000_000) }), codes: ['IDSTITCH_EVENT_TOO_LARGE'], device: 'replaced' },
-  { name: 'properties: $device_id override', act: track('Hostile', { $device_id: OTHER }), codes: ['IDSTITCH_RESERVED_PROPERTY'], device: 'replaced' },
-  { name: 'properties: distinct_id override', act: track('Hostile', { distinct_id: 'someone-else' }), codes: ['IDSTITCH_RESERVED_PROPERTY'], device: 'replaced' },
-  { name: 'properties: token override', act: track('Hostile', { token: 'another-project' }), codes: ['IDSTITCH_RESERVED_PROPERTY'], device: 'replaced' },
-  { name: 'properties: an $insert_id with spaces', act: track('Hostile', { $insert_id: 'has spaces!' }), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
+  {
+    name: 'properties: an invalid Date',
+    act: track('Hostile', { when: new Date('nope') }),
+    codes: ['IDSTITCH_INVALID_PROPERTIES'],
+    device: 'replaced',
+  },
+  {
+    name: 'properties: a typed array',
+    act: track('Hostile', { bytes: new Uint8Array(4) }),
+    codes: ['IDSTITCH_INVALID_PROPERTIES'],
+    device: 'replaced',
+  },
+  {
+    name: 'properties: a Map',
+    act: track('Hostile', { m: new Map([['a', 1]]) }),
+    codes: ['IDSTITCH_INVALID_PROPERTIES'],
+    device: 'replaced',
+  },
+  {
+    name: 'properties: nested 4 levels (limit 3)',
+    act: track('Hostile', { deep: nested(3) }),
+    codes: ['IDSTITCH_INVALID_PROPERTIES'],
+    device: 'replaced',
+  },
+  {
+    name: 'properties: a list of 255 items (limit: fewer than 255)',
+    act: track('Hostile', { list: Array.from({ length: 255 }, (_, i) => i) }),
+    codes: ['IDSTITCH_INVALID_PROPERTIES'],
+    device: 'replaced',
+  },
+  {
+    name: 'properties: 255 properties (limit: fewer than 255 with ours)',
+    act: track('Hostile', keys(255)),
+    codes: ['IDSTITCH_INVALID_PROPERTIES'],
+    device: 'replaced',
+  },
+  {
+    name: 'properties: a 256-character property name',
+    act: track('Hostile', { ['p'.repeat(256)]: 1 }),
+    codes: ['IDSTITCH_INVALID_PROPERTIES'],
+    device: 'replaced',
+  },
+  {
+    name: 'properties: a 1 MB event',
+    act: track('Hostile', { blob: 'x'.repeat(1_000_000) }),
+    codes: ['IDSTITCH_EVENT_TOO_LARGE'],
+    device: 'replaced',
+  },
+  {
+    name: 'properties: $device_id override',
+    act: track('Hostile', { $device_id: OTHER }),
+    codes: ['IDSTITCH_RESERVED_PROPERTY'],
+    device: 'replaced',
+  },
+  {
+    name: 'properties: distinct_id override',
+    act: track('Hostile', { distinct_id: 'someone-else' }),
+    codes: ['IDSTITCH_RESERVED_PROPERTY'],
+    device: 'replaced',
+  },
+  {
+    name: 'properties: token override',
+    act: track('Hostile', { token: 'another-project' }),
+    codes: ['IDSTITCH_RESERVED_PROPERTY'],
+    device: 'replaced',
+  },
+  {
+    name: 'properties: an $insert_id with spaces',
+    act: track('Hostile', { $insert_id: 'has spaces!' }),
+    codes: ['IDSTITCH_INVALID_PROPERTIES'],
+    device: 'replaced',
+  },
   { name: 'properties: a negative time', act: track('Hostile', { time: -5 }), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
-  { name: 'properties: a getter that throws', act: track('Hostile', throwingGetter()), codes: ['IDSTITCH_INVALID_PROPERTIES'], device: 'replaced' },
+  {
+    name: 'properties: a getter that throws',
+    act: track('Hostile', throwingGetter()),
+    codes: ['IDSTITCH_INVALID_PROPERTIES'],
+    device: 'replaced',
+  },
   {
     name: 'properties: a Proxy whose traps throw',
-    act: track('Hostile', new Proxy({}, { ownKeys: () => { throw new Error('trap'); } })),
+    act: track(
+      'Hostile',
+      new Proxy(
+        {},
+        {
+          ownKeys: () => {
+            throw new Error('trap');
+          },
+        },
+      ),
+    ),
     codes: ['IDSTITCH_INVALID_PROPERTIES'],
     device: 'replaced',
   },
   // Accepted as they are: the receiving side must take them.
-  { name: 'properties: a lone surrogate and control characters arrive as valid JSON', act: track('Hostile OK', { s: '\uD800\u0000\u001f"\\' }), device: 'replaced' },
+  {
+    name: 'properties: a lone surrogate and control characters arrive as valid JSON',
+    act: track('Hostile OK', { s: '\uD800\u0000\u001f"\\' }),
+    device: 'replaced',
+  },
   { name: 'properties: a Date becomes its ISO string', act: track('Hostile OK', { when: new Date(0) }), device: 'replaced' },
   { name: 'properties: a 255-character name, at the limit', act: track('e'.repeat(255), { ok: true }), device: 'replaced' },
 ];
@@ -221,7 +390,9 @@ describe(`hostile input: ${CASES.length} cases through Express into the collecto
     const stats = middleware.tracker.stats();
     expect(controls().size, 'Control events stored').toBe(CASES.length);
     expect(stats.dropped.rejected, 'records the collector refused').toBe(0);
-    expect(stats.dropped.invalid_event, 'events refused before queueing').toBe(CASES.filter((c) => c.codes?.some((code) => code !== 'IDSTITCH_INVALID_USER_ID' && code !== 'IDSTITCH_GET_USER_ID_FAILED')).length);
+    expect(stats.dropped.invalid_event, 'events refused before queueing').toBe(
+      CASES.filter((c) => c.codes?.some((code) => code !== 'IDSTITCH_INVALID_USER_ID' && code !== 'IDSTITCH_GET_USER_ID_FAILED')).length,
+    );
   });
 
   it.each(CASES.map((c, i) => [i, c.name] as const))('case %i — %s', (i) => {
@@ -242,7 +413,10 @@ describe(`hostile input: ${CASES.length} cases through Express into the collecto
       expect(ours[0]!.split(';')[0]).toBe(`idstitch_device=${deviceId}`);
       // The hostile value is never echoed back.
       const sent = hostile.headers?.cookie;
-      if (sent) for (const part of sent.split(';')) if (part.trim().startsWith('idstitch_device=') && part.trim() !== `idstitch_device=${deviceId}`) expect(setCookie.join('\n')).not.toContain(part.trim().slice('idstitch_device='.length) || '\u0000');
+      if (sent)
+        for (const part of sent.split(';'))
+          if (part.trim().startsWith('idstitch_device=') && part.trim() !== `idstitch_device=${deviceId}`)
+            expect(setCookie.join('\n')).not.toContain(part.trim().slice('idstitch_device='.length) || '\u0000');
     } else if (hostile.userId !== undefined) {
       // Signed in: the same device id, now remembering its user's tag (guardUserSwitch).
       expect(ours, 'the cookie rewritten once with the user tag').toHaveLength(1);

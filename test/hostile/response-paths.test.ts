@@ -35,7 +35,10 @@ interface Framework {
    * A server whose routes first run `act` with the adapter's identify/reset, then answer through
    * Node's response exactly as `respond` writes it.
    */
-  server(options: TrackerOptions, routes: Record<string, { act?: 'identify' | 'reset'; respond: Respond }>): { handler: http.RequestListener; tracker: Tracker };
+  server(
+    options: TrackerOptions,
+    routes: Record<string, { act?: 'identify' | 'reset'; respond: Respond }>,
+  ): { handler: http.RequestListener; tracker: Tracker };
 }
 
 const userOf = (url: string | undefined): string => new URL(url ?? '/', 'http://x').searchParams.get('user') ?? 'user-a';
@@ -103,12 +106,21 @@ const nodeFramework: Framework = {
   },
 };
 
-const FRAMEWORKS: readonly Framework[] = [expressFramework('Express 5', express), expressFramework('Express 4', express4), koaFramework('Koa 3', Koa3), koaFramework('Koa 2', Koa2), nodeFramework];
+const FRAMEWORKS: readonly Framework[] = [
+  expressFramework('Express 5', express),
+  expressFramework('Express 4', express4),
+  koaFramework('Koa 3', Koa3),
+  koaFramework('Koa 2', Koa2),
+  nodeFramework,
+];
 
 /** The routes of the flows, each answered with `writeHead(status, headers)` the way apps write it. */
 const WRITE_HEAD_ROUTES: Record<string, { act?: 'identify' | 'reset'; respond: Respond }> = {
   '/cached': { respond: (res) => res.writeHead(200, { 'Cache-Control': 'public, max-age=600', 'Content-Type': 'text/plain' }).end('ok') },
-  '/array': { respond: (res) => res.writeHead(200, ['Set-Cookie', 'a=1; Path=/', 'Set-Cookie', 'b=2; Path=/', 'Cache-Control', 'public, s-maxage=60']).end('ok') },
+  '/array': {
+    respond: (res) =>
+      res.writeHead(200, ['Set-Cookie', 'a=1; Path=/', 'Set-Cookie', 'b=2; Path=/', 'Cache-Control', 'public, s-maxage=60']).end('ok'),
+  },
   '/reason': { respond: (res) => res.writeHead(200, 'Fine Thanks', { 'Cache-Control': 'public' }).end('ok') },
   '/login': { act: 'identify', respond: (res) => res.writeHead(303, { Location: '/', 'Set-Cookie': 'sid=abc; Path=/; HttpOnly' }).end() },
   '/logout': { act: 'reset', respond: (res) => res.writeHead(302, { Location: '/', 'Set-Cookie': 'sid=; Max-Age=0; Path=/' }).end() },
@@ -174,7 +186,7 @@ describe.each(FRAMEWORKS)('$name: writeHead(status, headers) never erases what i
     expect(deviceCookie(response)).toBeDefined();
   });
 
-  it('a logout answered by writeHead(302, { Set-Cookie }) sends a new device id beside the app\'s cookie', async () => {
+  it("a logout answered by writeHead(302, { Set-Cookie }) sends a new device id beside the app's cookie", async () => {
     const browser = request.agent(server);
     const first = deviceCookie(await browser.get('/visit'))!;
     const logout = await browser.get('/logout');
@@ -316,7 +328,7 @@ describe.each([
     await middleware.tracker.shutdown({ timeoutMs: 2000 });
   });
 
-  it('a login whose handler throws into the app\'s own error middleware still records the link', async () => {
+  it("a login whose handler throws into the app's own error middleware still records the link", async () => {
     const browser = request.agent(app.callback());
     const device = deviceCookie(await browser.get('/'))!.id;
     const failed = await browser.get('/login-fails');

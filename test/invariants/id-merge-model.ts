@@ -60,7 +60,8 @@ export class BrowserModel {
     const { browser } = step;
     const device = this.device(browser);
     const user = this.#signedIn.get(browser);
-    const track = (name: string, carriesN = true, asUser = user): void => void this.events.push({ name, n: carriesN ? n : undefined, device, user: asUser });
+    const track = (name: string, carriesN = true, asUser = user): void =>
+      void this.events.push({ name, n: carriesN ? n : undefined, device, user: asUser });
     switch (step.kind) {
       case 'visit':
         track('Viewed Page');
@@ -105,10 +106,22 @@ export function resolve(events: readonly ModelEvent[]): { resolved: Resolved[]; 
   for (const event of events) {
     if (event.user !== undefined && !linkedTo.has(event.device)) linkedTo.set(event.device, event.user);
   }
-  const resolved = events.map((event): Resolved => [event.name, event.n ?? '', event.device, event.user ?? '', event.user ?? linkedTo.get(event.device) ?? `$device:${event.device}`]);
+  const resolved = events.map((event): Resolved => [
+    event.name,
+    event.n ?? '',
+    event.device,
+    event.user ?? '',
+    event.user ?? linkedTo.get(event.device) ?? `$device:${event.device}`,
+  ]);
 
   const users = new Set(events.flatMap((event) => (event.user === undefined ? [] : [event.user])));
-  const clusters: Cluster[] = [...users].map((user) => ({ user, devices: [...linkedTo].filter(([, to]) => to === user).map(([device]) => device).sort() }));
+  const clusters: Cluster[] = [...users].map((user) => ({
+    user,
+    devices: [...linkedTo]
+      .filter(([, to]) => to === user)
+      .map(([device]) => device)
+      .sort(),
+  }));
   const anonymous = new Set(events.map((event) => event.device).filter((device) => !linkedTo.has(device)));
   for (const device of anonymous) clusters.push({ user: null, devices: [device] });
   return { resolved: sortResolved(resolved), clusters: sortClusters(clusters) };

@@ -73,7 +73,11 @@ function cookie(req: http.IncomingMessage, name: string): string | undefined {
 /** A small app: sign-in is a `uid` cookie, which getUserId reads. */
 function appFor(options: TrackerOptions) {
   const errors: IdstitchError[] = [];
-  const middleware = tracking({ ...options, getUserId: (req: http.IncomingMessage) => cookie(req, 'uid'), onError: (error) => errors.push(error) });
+  const middleware = tracking({
+    ...options,
+    getUserId: (req: http.IncomingMessage) => cookie(req, 'uid'),
+    onError: (error) => errors.push(error),
+  });
   const app = express();
   app.use(middleware);
   app.get('/visit', (req, res) => {
@@ -160,7 +164,11 @@ async function play(steps: readonly Step[], options: TrackerOptions, collector: 
       }
       const agent = agents[s.browser]!;
       const response =
-        s.kind === 'visit' ? await agent.get('/visit').query({ n }) : s.kind === 'login' ? await agent.post('/login').query({ n, user: userId(s.user) }) : await agent.post(`/${s.kind}`).query({ n });
+        s.kind === 'visit'
+          ? await agent.get('/visit').query({ n })
+          : s.kind === 'login'
+            ? await agent.post('/login').query({ n, user: userId(s.user) })
+            : await agent.post(`/${s.kind}`).query({ n });
       expect(response.status).toBe(200);
       const body = response.body as { deviceId: string; before?: string };
       learn(before, body.before ?? body.deviceId);
@@ -173,17 +181,36 @@ async function play(steps: readonly Step[], options: TrackerOptions, collector: 
   }
 
   const label = (id: string): string => (id.startsWith('$device:') ? `$device:${labelOf.get(id.slice(8)) ?? id}` : id);
-  const { users } = (await (await fetch(`${collector.url}/api/users`)).json()) as { users: Array<{ distinct_id: string; user_id: string | null; device_ids: string[] }> };
-  const clusters = sortClusters(users.map((cluster) => ({ user: cluster.user_id, devices: cluster.device_ids.map((id) => labelOf.get(id) ?? id).sort() })));
+  const { users } = (await (await fetch(`${collector.url}/api/users`)).json()) as {
+    users: Array<{ distinct_id: string; user_id: string | null; device_ids: string[] }>;
+  };
+  const clusters = sortClusters(
+    users.map((cluster) => ({ user: cluster.user_id, devices: cluster.device_ids.map((id) => labelOf.get(id) ?? id).sort() })),
+  );
   const resolved: Resolved[] = [];
   const seen = new Map<string, number>();
   for (const cluster of users) {
-    const { events } = (await (await fetch(`${collector.url}/api/events?distinct_id=${encodeURIComponent(cluster.distinct_id)}`)).json()) as {
-      events: Array<{ event: string; insert_id: string; device_id: string | null; user_id: string | null; distinct_id: string; properties: { n?: number } }>;
+    const { events } = (await (
+      await fetch(`${collector.url}/api/events?distinct_id=${encodeURIComponent(cluster.distinct_id)}`)
+    ).json()) as {
+      events: Array<{
+        event: string;
+        insert_id: string;
+        device_id: string | null;
+        user_id: string | null;
+        distinct_id: string;
+        properties: { n?: number };
+      }>;
     };
     for (const event of events) {
       seen.set(event.insert_id, (seen.get(event.insert_id) ?? 0) + 1);
-      resolved.push([event.event, event.properties.n ?? '', labelOf.get(event.device_id ?? '') ?? String(event.device_id), event.user_id ?? '', label(event.distinct_id)]);
+      resolved.push([
+        event.event,
+        event.properties.n ?? '',
+        labelOf.get(event.device_id ?? '') ?? String(event.device_id),
+        event.user_id ?? '',
+        label(event.distinct_id),
+      ]);
     }
   }
   const deviceCounts = new Map<string, number>();
@@ -191,7 +218,9 @@ async function play(steps: readonly Step[], options: TrackerOptions, collector: 
   const mergedUsers: string[] = [];
   for (const cluster of users.filter((c) => c.user_id !== null)) {
     // Each user, looked up by its own id, is still its own cluster's only user.
-    const identity = (await (await fetch(`${collector.url}/api/identity/${encodeURIComponent(cluster.user_id!)}`)).json()) as { user_id: string };
+    const identity = (await (await fetch(`${collector.url}/api/identity/${encodeURIComponent(cluster.user_id!)}`)).json()) as {
+      user_id: string;
+    };
     if (identity.user_id !== cluster.user_id) mergedUsers.push(`${cluster.user_id} → ${identity.user_id}`);
   }
   return {
@@ -207,38 +236,55 @@ async function play(steps: readonly Step[], options: TrackerOptions, collector: 
 }
 
 describe('identity invariants over random scenarios (Express → collector)', () => {
-  it(`hold for ${NUM_RUNS} scenarios of up to 40 steps (seed ${SEED}): 0 devices shared, 0 users merged, every event in exactly its model cluster, per-event = one-batch, 0 events lost or duplicated by dedupe`, { timeout: SOAK ? 600_000 : 60_000 }, async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40, size: 'medium' }), faultsArbitrary, async (steps, faults) => {
-        const model = new BrowserModel();
-        steps.forEach((s, n) => model.apply(s, n));
-        const expected = resolve(model.events);
+  it(
+    `hold for ${NUM_RUNS} scenarios of up to 40 steps (seed ${SEED}): 0 devices shared, 0 users merged, every event in exactly its model cluster, per-event = one-batch, 0 events lost or duplicated by dedupe`,
+    { timeout: SOAK ? 600_000 : 60_000 },
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40, size: 'medium' }), faultsArbitrary, async (steps, faults) => {
+          const model = new BrowserModel();
+          steps.forEach((s, n) => model.apply(s, n));
+          const expected = resolve(model.events);
 
-        const a = await play(steps, PER_EVENT, perEvent, faults);
-        const b = await play(steps, ONE_BATCH, oneBatch, faults);
-        for (const [run, outcome] of [['one request per event', a], ['one batch', b]] as const) {
-          expect(outcome.errors, `${run}: nothing reported`).toEqual([]);
-          expect(outcome.devicesInSeveralClusters, `${run}: 1. every device belongs to at most one user`).toBe(0);
-          expect(outcome.mergedUsers, `${run}: 2. no two users merge`).toEqual([]);
-          expect(outcome.inSeveralClusters, `${run}: 3. every event resolves to exactly one cluster`).toBe(0);
-          expect(outcome.clusters, `${run}: the clusters are the model's`).toEqual(expected.clusters);
-          expect(outcome.resolved, `${run}: 3. each event resolves where the model says`).toEqual(expected.resolved);
-          expect(outcome.afterDedupe, `${run}: 5. dedupe keeps all ${model.events.length} distinct events (stored ${outcome.stored} rows)`).toBe(model.events.length);
-        }
-        expect(a.resolved, '4. resolution is independent of batch boundaries').toEqual(b.resolved);
-      }),
-      { numRuns: NUM_RUNS, seed: SEED },
-    );
-  });
+          const a = await play(steps, PER_EVENT, perEvent, faults);
+          const b = await play(steps, ONE_BATCH, oneBatch, faults);
+          for (const [run, outcome] of [
+            ['one request per event', a],
+            ['one batch', b],
+          ] as const) {
+            expect(outcome.errors, `${run}: nothing reported`).toEqual([]);
+            expect(outcome.devicesInSeveralClusters, `${run}: 1. every device belongs to at most one user`).toBe(0);
+            expect(outcome.mergedUsers, `${run}: 2. no two users merge`).toEqual([]);
+            expect(outcome.inSeveralClusters, `${run}: 3. every event resolves to exactly one cluster`).toBe(0);
+            expect(outcome.clusters, `${run}: the clusters are the model's`).toEqual(expected.clusters);
+            expect(outcome.resolved, `${run}: 3. each event resolves where the model says`).toEqual(expected.resolved);
+            expect(
+              outcome.afterDedupe,
+              `${run}: 5. dedupe keeps all ${model.events.length} distinct events (stored ${outcome.stored} rows)`,
+            ).toBe(model.events.length);
+          }
+          expect(a.resolved, '4. resolution is independent of batch boundaries').toEqual(b.resolved);
+        }),
+        { numRuns: NUM_RUNS, seed: SEED },
+      );
+    },
+  );
 
   // With several request slots, a batch that is retried can land after a later one. Mixpanel links a
   // device to the first user it *ingests* with it, so the link follows delivery order, not the order
   // the app tracked. Through the middleware a device never carries two users (the guard), so the
   // order cannot matter (the property above, at four requests in flight, with refused batches).
-  it('through the middleware, user B signing in after user A without logout gets a new device: A keeps the device even when A\'s batch lands after B\'s', async () => {
+  it("through the middleware, user B signing in after user A without logout gets a new device: A keeps the device even when A's batch lands after B's", async () => {
     const collector = await startCollector({ port: 0 });
     const proxy = await startFaultProxy(collector.url);
-    const { app, middleware } = appFor({ ...FAST, apiHost: proxy.url, flushAt: 1, minRetryDelayMs: 200, maxRetryDelayMs: 400, logger: false });
+    const { app, middleware } = appFor({
+      ...FAST,
+      apiHost: proxy.url,
+      flushAt: 1,
+      minRetryDelayMs: 200,
+      maxRetryDelayMs: 400,
+      logger: false,
+    });
     try {
       const browser = request.agent(app);
       proxy.script({ status: 503 });
@@ -266,7 +312,15 @@ describe('identity invariants over random scenarios (Express → collector)', ()
   async function linkedAfterRetry(options: TrackerOptions): Promise<string> {
     const collector = await startCollector({ port: 0 });
     const proxy = await startFaultProxy(collector.url);
-    const tracker = createTracker({ ...FAST, apiHost: proxy.url, flushAt: 1, minRetryDelayMs: 200, maxRetryDelayMs: 400, logger: false, ...options });
+    const tracker = createTracker({
+      ...FAST,
+      apiHost: proxy.url,
+      flushAt: 1,
+      minRetryDelayMs: 200,
+      maxRetryDelayMs: 400,
+      logger: false,
+      ...options,
+    });
     try {
       proxy.script({ status: 503 });
       tracker.track('User Identified', {}, { deviceId: 'shared-device', userId: 'user-a' });
@@ -284,6 +338,8 @@ describe('identity invariants over random scenarios (Express → collector)', ()
 
   it('through the raw tracker, which has no guard: two users on one device id link it to whichever lands first (documented; maxConcurrentRequests: 1 keeps the order)', async () => {
     expect(await linkedAfterRetry({}), "A's batch was retried after B's landed: B linked first").toBe('user-b');
-    expect(await linkedAfterRetry({ maxConcurrentRequests: 1 }), 'one request slot: first link wins, in the order the app tracked').toBe('user-a');
+    expect(await linkedAfterRetry({ maxConcurrentRequests: 1 }), 'one request slot: first link wins, in the order the app tracked').toBe(
+      'user-a',
+    );
   });
 });

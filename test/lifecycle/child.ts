@@ -33,7 +33,11 @@ export interface Fixture {
 
 export function runFixture(name: string, env: Record<string, string>, nodeFlags: readonly string[] = []): Fixture {
   const script = fileURLToPath(new URL(`../fixtures/lifecycle/${name}`, import.meta.url));
-  const child = spawn(process.execPath, [...nodeFlags, script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeFlags, script], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const lines: Array<Message & { receivedAt: number }> = [];

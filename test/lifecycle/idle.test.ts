@@ -66,6 +66,9 @@ describe('an idle process with a tracker ends by itself', () => {
 
     expect(exit, stderr).toMatchObject({ code: 0 });
     expect(exitMs, `exited ${Math.round(exitMs)} ms after going idle`).toBeLessThan(PROMPT_EXIT_MS);
-    expect(proxy!.requests.map((request) => request.outcome), 'three first attempts, no retry').toEqual([503, 503, 503]);
+    expect(
+      proxy!.requests.map((request) => request.outcome),
+      'three first attempts, no retry',
+    ).toEqual([503, 503, 503]);
   });
 });

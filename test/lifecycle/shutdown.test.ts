@@ -53,7 +53,10 @@ describe('SIGTERM', () => {
     // At most the first four 1,000-event requests could have been answered before the signal.
     expect(report.queuedAtSigterm, figures).toBeGreaterThanOrEqual(6000);
     expect(report.stats.delivered, figures).toBe(10_000);
-    expect(Object.values(report.stats.dropped).every((count) => count === 0), figures).toBe(true);
+    expect(
+      Object.values(report.stats.dropped).every((count) => count === 0),
+      figures,
+    ).toBe(true);
     expect(distinctInsertIds(), figures).toBe(10_000);
     expect(report.reports, figures).toEqual([]);
     expect(exit.at - signalledAt, figures).toBeLessThan(20_000);
@@ -88,7 +91,10 @@ describe('after shutdown', () => {
     const api = await startApi();
     const app = runFixture('after-shutdown.mjs', { API_HOST: api.url });
 
-    const result = await app.message<Message & { reports: string[]; thrown: string | null; status: number; stats: TrackerStats }>(undefined, 10_000);
+    const result = await app.message<Message & { reports: string[]; thrown: string | null; status: number; stats: TrackerStats }>(
+      undefined,
+      10_000,
+    );
     const exit = await app.exit(5000);
 
     expect(exit, app.stderr()).toMatchObject({ code: 0 });

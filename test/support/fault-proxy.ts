@@ -90,7 +90,16 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://proxy.invalid');
-    const record: ProxiedRequest = { index: requests.length, path: url.pathname, headers: req.headers, at: performance.now(), received: 0, events: [], outcome: undefined, forwarded: false };
+    const record: ProxiedRequest = {
+      index: requests.length,
+      path: url.pathname,
+      headers: req.headers,
+      at: performance.now(),
+      received: 0,
+      events: [],
+      outcome: undefined,
+      forwarded: false,
+    };
     requests.push(record);
     // Chosen on arrival, so scripted faults meet requests in the order they reach the proxy.
     const rule = script.shift() ?? fallback;
@@ -120,7 +129,14 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     });
   });
 
-  async function handle(fault: Fault, req: http.IncomingMessage, res: http.ServerResponse, url: URL, raw: Buffer, record: ProxiedRequest): Promise<void> {
+  async function handle(
+    fault: Fault,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    raw: Buffer,
+    record: ProxiedRequest,
+  ): Promise<void> {
     if (fault === 'reset') {
       record.outcome = 'reset';
       req.socket.destroy();
@@ -132,7 +148,13 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     }
     if (typeof fault === 'object' && 'status' in fault) {
       const body = JSON.stringify(fault.body ?? { code: fault.status, error: `injected ${fault.status}`, status: 'Injected' });
-      reply(res, record, fault.status, { 'content-type': 'application/json', ...(fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {}) }, body);
+      reply(
+        res,
+        record,
+        fault.status,
+        { 'content-type': 'application/json', ...(fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {}) },
+        body,
+      );
       return;
     }
     if (typeof fault === 'object' && 'delayMs' in fault) {
@@ -156,7 +178,11 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       delete headers['content-encoding'];
     }
     record.forwarded = true;
-    const upstreamResponse = await fetch(upstream + url.pathname + url.search, { method: req.method ?? 'POST', headers, body: req.method === 'GET' ? undefined : body });
+    const upstreamResponse = await fetch(upstream + url.pathname + url.search, {
+      method: req.method ?? 'POST',
+      headers,
+      body: req.method === 'GET' ? undefined : body,
+    });
     const text = await upstreamResponse.text();
     if (typeof fault === 'object' && 'afterForward' in fault) {
       const then = fault.afterForward;
@@ -166,7 +192,17 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       } else if (then === 'hang') {
         record.outcome = 'hang';
       } else {
-        reply(res, record, then, { 'content-type': 'application/json' }, JSON.stringify({ code: then, error: `injected ${then} after the upstream answered ${upstreamResponse.status}`, status: 'Injected' }));
+        reply(
+          res,
+          record,
+          then,
+          { 'content-type': 'application/json' },
+          JSON.stringify({
+            code: then,
+            error: `injected ${then} after the upstream answered ${upstreamResponse.status}`,
+            status: 'Injected',
+          }),
+        );
       }
       return;
     }

@@ -161,7 +161,11 @@ export async function startIngestStub(): Promise<IngestStub> {
       // Only a failure deadline: success is signalled by the request handler, never polled.
       const timer = setTimeout(() => {
         waiters.delete(check);
-        reject(new Error(`ingest stub: waited ${timeoutMs} ms for ${what}; saw ${requests.length} requests, ${accepted().length} accepted events`));
+        reject(
+          new Error(
+            `ingest stub: waited ${timeoutMs} ms for ${what}; saw ${requests.length} requests, ${accepted().length} accepted events`,
+          ),
+        );
       }, timeoutMs);
       waiters.add(check);
       check();
@@ -181,12 +185,17 @@ export async function startIngestStub(): Promise<IngestStub> {
     reply: (...replies) => void script.push(...replies),
     otherwise: (reply) => void (fallback = reply),
     events: accepted,
-    waitForRequests: (count, timeoutMs = 5000) => waitFor(`${count} requests`, () => (requests.length >= count ? [...requests] : undefined), timeoutMs),
+    waitForRequests: (count, timeoutMs = 5000) =>
+      waitFor(`${count} requests`, () => (requests.length >= count ? [...requests] : undefined), timeoutMs),
     waitForEvents: (count, timeoutMs = 5000) =>
-      waitFor(`${count} events`, () => {
-        const events = accepted();
-        return events.length >= count ? events : undefined;
-      }, timeoutMs),
+      waitFor(
+        `${count} events`,
+        () => {
+          const events = accepted();
+          return events.length >= count ? events : undefined;
+        },
+        timeoutMs,
+      ),
     close: async () => {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();

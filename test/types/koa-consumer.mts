@@ -5,7 +5,10 @@ import Koa from 'koa';
 import { createTracker } from 'idstitch';
 import { identifyUser, identityOf, resetUser, tracking, type KoaContext, type TrackingMiddleware } from 'idstitch/koa';
 
-const middleware: TrackingMiddleware = tracking({ token: 'token', getUserId: (ctx: Koa.Context) => (ctx.state.account as { id: string } | undefined)?.id });
+const middleware: TrackingMiddleware = tracking({
+  token: 'token',
+  getUserId: (ctx: Koa.Context) => (ctx.state.account as { id: string } | undefined)?.id,
+});
 const shared: TrackingMiddleware = tracking(createTracker({ apiHost: 'http://127.0.0.1:7600' }));
 const app = new Koa();
 app.use(middleware).use(shared);

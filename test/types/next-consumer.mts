@@ -7,15 +7,20 @@ import { withDeviceId, type DeviceIdProxy } from 'idstitch/next/proxy';
 
 // proxy.ts, alone and wrapping the app's own proxy.
 export const proxy: DeviceIdProxy = withDeviceId();
-export const wrapped = withDeviceId(async (request: NextRequest, _event: NextFetchEvent) => (request.nextUrl.pathname === '/old' ? NextResponse.redirect(new URL('/new', request.url)) : undefined), {
-  cookie: { name: 'did', maxAge: 3600 },
-});
+export const wrapped = withDeviceId(
+  async (request: NextRequest, _event: NextFetchEvent) =>
+    request.nextUrl.pathname === '/old' ? NextResponse.redirect(new URL('/new', request.url)) : undefined,
+  {
+    cookie: { name: 'did', maxAge: 3600 },
+  },
+);
 // @ts-expect-error cookie options are checked
 withDeviceId({ cookie: { sameSite: 'sometimes' } });
 
 const next: NextTracking = nextTracking({
   token: 'token',
-  getUserId: async (source: UserIdSource) => (source.type === 'api' ? source.req.cookies.uid : source.type === 'route' ? source.request.cookies.get('uid')?.value : null),
+  getUserId: async (source: UserIdSource) =>
+    source.type === 'api' ? source.req.cookies.uid : source.type === 'route' ? source.request.cookies.get('uid')?.value : null,
   flushAfterResponse: true,
 });
 const shared = nextTracking(createTracker({ apiHost: 'http://127.0.0.1:7600' }), { getUserId: () => 7 });

@@ -16,7 +16,9 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
           <a href="/">Home</a> <a href="/pricing">Pricing</a> <a href="/whoami">Who am I</a>
           {user ? (
             <form action={logOut}>
-              <button type="submit" id="logout">Log out</button>
+              <button type="submit" id="logout">
+                Log out
+              </button>
             </form>
           ) : (
             <>

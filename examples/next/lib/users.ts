@@ -62,7 +62,10 @@ const STATE = Symbol.for('idstitch.example.next');
 function state(): ExampleState {
   const registry = globalThis as { [STATE]?: ExampleState };
   // SESSION_SECRET keeps sessions valid across restarts (the users are in memory either way).
-  return (registry[STATE] ??= { users: new UserStore(), sessionSecret: process.env.SESSION_SECRET ? Buffer.from(process.env.SESSION_SECRET) : randomBytes(32) });
+  return (registry[STATE] ??= {
+    users: new UserStore(),
+    sessionSecret: process.env.SESSION_SECRET ? Buffer.from(process.env.SESSION_SECRET) : randomBytes(32),
+  });
 }
 
 export function users(): UserStore {

@@ -10,7 +10,9 @@ export default async function LogIn({ searchParams }: { searchParams: Promise<{ 
         <input id="email" name="email" type="email" required autoComplete="email" />
         <label htmlFor="password">Password</label>
         <input id="password" name="password" type="password" required autoComplete="current-password" />
-        <button type="submit" className="primary">Log in</button>
+        <button type="submit" className="primary">
+          Log in
+        </button>
       </form>
     </>
   );

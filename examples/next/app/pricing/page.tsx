@@ -7,8 +7,14 @@ export default async function Pricing() {
       <h1>Pricing</h1>
       <table>
         <tbody>
-          <tr><th>Hobby</th><td>free</td></tr>
-          <tr><th>Pro</th><td>$20 a month</td></tr>
+          <tr>
+            <th>Hobby</th>
+            <td>free</td>
+          </tr>
+          <tr>
+            <th>Pro</th>
+            <td>$20 a month</td>
+          </tr>
         </tbody>
       </table>
     </>

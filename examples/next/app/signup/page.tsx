@@ -13,7 +13,9 @@ export default async function SignUp({ searchParams }: { searchParams: Promise<{
         <input id="email" name="email" type="email" required autoComplete="email" />
         <label htmlFor="password">Password</label>
         <input id="password" name="password" type="password" required minLength={8} autoComplete="new-password" />
-        <button type="submit" className="primary">Sign up</button>
+        <button type="submit" className="primary">
+          Sign up
+        </button>
       </form>
     </>
   );

@@ -4,5 +4,9 @@ import { withTracking } from '../../../lib/tracking';
 
 export const GET = withTracking(async (request, { tracking }) => {
   tracking.track('Checked Identity', { router: 'app' });
-  return Response.json({ deviceId: tracking.deviceId, userId: tracking.userId ?? null, cookie: request.cookies.get('idstitch_device')?.value ?? null });
+  return Response.json({
+    deviceId: tracking.deviceId,
+    userId: tracking.userId ?? null,
+    cookie: request.cookies.get('idstitch_device')?.value ?? null,
+  });
 });
