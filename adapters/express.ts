@@ -1,9 +1,10 @@
 // idstitch/express: the middleware for Express 4 and 5, which also runs on bare node:http.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { attachScope, coreOf, requestFunctions, scopeOn, trackerFor } from '../src/adapter.js';
+import { IncomingMessage, type ServerResponse } from 'node:http';
+import { attachScope, coreOf, requestFunctions, SCOPE, scopeOn, trackerFor, warnNotMounted } from '../src/adapter.js';
 import { IdstitchError } from '../src/errors.js';
 import type { TrackerOptions } from '../src/options.js';
 import type { People } from '../src/people.js';
+import type { RequestScope } from '../src/request-scope.js';
 import { NodeRequestContext, socketClient, socketIsSecure, type NodeClient } from '../src/request-context.js';
 import { createTracker, type Tracker } from '../src/tracker.js';
 
@@ -52,23 +53,33 @@ type TrackedRequest = IncomingMessage &
 /**
  * The Express middleware (also fine on bare `node:http`: `(req, res, next?)`).
  * `app.use(tracking({ token }))` gives each browser a device id cookie and each request
- * `req.track`, `req.people` and `req.register`, as plain properties of that request (nothing is
- * added to Express's shared prototypes). Pass a `Tracker` instead of options to share one.
+ * `req.track`, `req.people` and `req.register`. Pass a `Tracker` instead of options to share one.
+ *
+ * Under Express they are accessors on the mounting app's own request prototype (`app.request`,
+ * which Express creates per app and which apps mounted under it inherit), and each request's scope
+ * sits in its `res.locals`: another app in the process sees nothing, and no request gets
+ * properties of its own (every Express request has a hidden class of its own, which makes adding
+ * properties to one a large part of a hello-world's cost: docs/performance.md). On bare
+ * `node:http` they are the request's own properties.
  */
 export function tracking(options?: TrackerOptions<ExpressRequest> | Tracker): TrackingMiddleware {
   const tracker = trackerFor(options as TrackerOptions<never> | Tracker | undefined, (value) => 'socket' in value && 'headers' in value);
   const core = coreOf(tracker);
 
   function idstitchTracking(req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void {
+    const locals = expressLocals(req, res);
     // Mounted twice (a router and the app, say): the first one owns the request.
-    if (scopeOn(req) === undefined) {
+    if ((locals !== undefined ? locals[SCOPE] : scopeOn(req)) === undefined) {
       const tracked = req as TrackedRequest;
       try {
         const scope = core.scope(new NodeRequestContext(req, res, isSecure, expressClient), { req, defaultGetUserId: expressUserId });
-        attachScope(req, scope);
-        tracked.track = scope.track;
-        tracked.people = scope.people;
-        tracked.register = scope.register;
+        if (locals !== undefined) locals[SCOPE] = scope;
+        else {
+          attachScope(req, scope);
+          tracked.track = scope.track;
+          tracked.people = scope.people;
+          tracked.register = scope.register;
+        }
       } catch (error) {
         // Tracking must never fail the request it rides on.
         core.reporter.report(
@@ -84,7 +95,64 @@ export function tracking(options?: TrackerOptions<ExpressRequest> | Tracker): Tr
   return Object.assign(idstitchTracking, { tracker });
 }
 
-const functions = requestFunctions<IncomingMessage>('req');
+type Locals = Record<symbol, RequestScope | undefined>;
+
+/**
+ * The request's `res.locals` when Express set the request up (it links `req.res` and gives the
+ * response `locals`) and the request's prototype is an Express app's, carrying idstitch's accessors;
+ * undefined otherwise (bare `node:http`, or a prototype that already has a `track` of its own).
+ */
+function expressLocals(req: IncomingMessage, res: ServerResponse): Locals | undefined {
+  const locals = (res as { locals?: unknown }).locals;
+  if (locals === null || typeof locals !== 'object' || (req as { res?: unknown }).res !== res) return undefined;
+  return accessorsOn(Object.getPrototypeOf(req) as object | null) ? (locals as Locals) : undefined;
+}
+
+/** The scope of a request, wherever the middleware put it. */
+function scopeOf(req: IncomingMessage): RequestScope | undefined {
+  return scopeOn(req) ?? (req as { res?: { locals?: Locals } }).res?.locals?.[SCOPE];
+}
+
+const NAMES = ['track', 'people', 'register'] as const;
+/** Request prototypes seen, and whether they carry idstitch's accessors. */
+const prototypes = new WeakMap<object, boolean>();
+
+/**
+ * Installs `track`, `people` and `register` on an Express app's own request prototype, once. True
+ * when they are there; false for anything else (Node's shared `IncomingMessage.prototype` above all),
+ * and where another library already defined one of the names.
+ */
+function accessorsOn(proto: object | null): boolean {
+  if (proto === null) return false;
+  let installed = prototypes.get(proto);
+  if (installed !== undefined) return installed;
+  // Express gives each app's `app.request` an own `app`; Node's prototypes have none.
+  installed = proto !== IncomingMessage.prototype && Object.hasOwn(proto, 'app') && !NAMES.some((name) => name in proto);
+  if (installed) {
+    for (const name of NAMES) {
+      Object.defineProperty(proto, name, {
+        configurable: true,
+        get(this: IncomingMessage) {
+          const scope = scopeOf(this);
+          return scope !== undefined ? scope[name] : name === 'track' ? lostTrack : undefined;
+        },
+        // Assigning one (a test's stub) gives that request its own property, as without an accessor.
+        set(this: IncomingMessage, value: unknown) {
+          Object.defineProperty(this, name, { value, writable: true, enumerable: true, configurable: true });
+        },
+      });
+    }
+  }
+  prototypes.set(proto, installed);
+  return installed;
+}
+
+/** `req.track` on a request whose scope is gone (the app replaced `res.locals`): does nothing, and says so once. */
+function lostTrack(): void {
+  warnNotMounted('req.track', ', or whose res.locals the app replaced (add to it instead)');
+}
+
+const functions = requestFunctions<IncomingMessage>('req', scopeOf);
 
 /**
  * On signup or login: links this browser's device id to the user. Sends one event carrying both

@@ -40,7 +40,7 @@ declare module 'koa' {
  */
 export type KoaContext = ParameterizedContext<unknown, object, unknown>;
 
-type TrackedContext = KoaContext & { track?: TrackFunction; people?: People; register?: (properties: Record<string, unknown>) => void };
+type TrackedContext = KoaContext & { track?: TrackFunction };
 
 export type TrackingMiddleware = ((ctx: ParameterizedContext<unknown, TrackingContext, unknown>, next: Next) => Promise<void>) & {
   /** The tracker behind the middleware: `flush()`, `shutdown()`, `stats()`. */
@@ -49,7 +49,8 @@ export type TrackingMiddleware = ((ctx: ParameterizedContext<unknown, TrackingCo
 
 /**
  * The Koa middleware (Koa 2 and 3). `app.use(tracking({ token }))` gives each browser a device id
- * cookie and each context `ctx.track`, `ctx.people` and `ctx.register`. Pass a `Tracker` instead
+ * cookie and each context `ctx.track` (its own), `ctx.people` and `ctx.register` (accessors on the
+ * app's own `app.context`). Pass a `Tracker` instead
  * of options to share one across apps. The user id defaults to `ctx.state.user.id`
  * (koa-passport), then `ctx.state.user.sub` (koa-jwt); a `getUserId` option receives the Koa `ctx`.
  */
@@ -68,8 +69,7 @@ export function tracking(options?: TrackerOptions<KoaContext> | Tracker): Tracki
         const scope = core.scope(new KoaRequestContext(ctx), { req: ctx, defaultGetUserId: koaUserId });
         attachScope(ctx, scope);
         tracked.track = scope.track;
-        tracked.people = scope.people;
-        tracked.register = scope.register;
+        lazyAccessorsOn(Object.getPrototypeOf(ctx) as object | null);
       } catch (error) {
         // Tracking must never fail the request it rides on.
         core.reporter.report(
@@ -83,6 +83,29 @@ export function tracking(options?: TrackerOptions<KoaContext> | Tracker): Tracki
     await next();
   }
   return Object.assign(idstitchTracking, { tracker });
+}
+
+/** Koa `app.context` objects given the `people` and `register` accessors. */
+const contexts = new WeakSet<object>();
+
+/**
+ * `ctx.people` and `ctx.register` as accessors on the app's own `app.context` (the prototype Koa
+ * documents for adding to every `ctx`), installed once per app, so neither is made for a request
+ * that does not use it: building both for every request cost more than the rest of the middleware
+ * (docs/performance.md). Where another library defined one, it is left alone.
+ */
+function lazyAccessorsOn(proto: object | null): void {
+  if (proto === null || contexts.has(proto)) return;
+  contexts.add(proto);
+  for (const name of ['people', 'register'] as const) {
+    if (name in proto) continue;
+    Object.defineProperty(proto, name, {
+      configurable: true,
+      get(this: KoaContext) {
+        return scopeOn(this)?.[name];
+      },
+    });
+  }
 }
 
 const functions = requestFunctions<KoaContext>('ctx');

@@ -8,8 +8,8 @@ import { createTracker, isTracker, type Tracker } from './tracker.js';
 
 export { coreOf } from './tracker.js';
 
-/** Where a request object (Express `req`, Koa `ctx`) keeps its scope: a registry symbol, so every copy of idstitch finds it. */
-const SCOPE = Symbol.for('idstitch.scope');
+/** Where a request keeps its scope (on the request object, or Express's `res.locals`): a registry symbol, so every copy of idstitch finds it. */
+export const SCOPE = Symbol.for('idstitch.scope');
 
 type Scoped = { [SCOPE]?: RequestScope };
 
@@ -38,38 +38,38 @@ export function scopeOn(target: unknown): RequestScope | undefined {
 export type IdentityOf<Req> = (request: Req) => { deviceId: string; userId: string | undefined } | undefined;
 
 /**
- * `identifyUser`, `resetUser` and `identityOf` for an adapter whose request objects carry their
- * scope, named for the warnings after the argument apps pass (`req`, `ctx`).
+ * `identifyUser`, `resetUser` and `identityOf` for an adapter, named for the warnings after the
+ * argument apps pass (`req`, `ctx`). `find` is where that adapter keeps a request's scope.
  */
-export function requestFunctions<Req>(argument: string) {
+export function requestFunctions<Req>(argument: string, find: (request: Req) => RequestScope | undefined = scopeOn) {
+  const scopeOf = (request: Req, caller: string): RequestScope | undefined => {
+    const scope = request === null || request === undefined ? undefined : find(request);
+    if (scope === undefined) warnNotMounted(caller);
+    return scope;
+  };
   return {
     identifyUser: (request: Req, userId?: string | number): string | undefined =>
       scopeOf(request, `identifyUser(${argument})`)?.identify(userId),
     resetUser: (request: Req): void => scopeOf(request, `resetUser(${argument})`)?.reset(),
     identityOf: ((request: Req) => {
-      const scope = scopeOn(request);
+      const scope = request === null || request === undefined ? undefined : find(request);
       return scope ? { deviceId: scope.deviceId, userId: scope.userId } : undefined;
     }) as IdentityOf<Req>,
   };
 }
 
-function scopeOf(target: unknown, caller: string): RequestScope | undefined {
-  const scope = scopeOn(target);
-  if (scope === undefined) warnNotMounted(caller);
-  return scope;
-}
-
 /** Callers already warned about: each says once that it ran where idstitch has no scope. */
 const warned = new Set<string>();
 
-/** A call on a request the middleware never saw (a route mounted before `tracking()`): warned once per caller, never thrown. */
-export function warnNotMounted(caller: string): void {
+/**
+ * A call on a request the middleware never saw (a route mounted before `tracking()`), or whose
+ * scope the app lost (`hint` says how): warned once per caller, never thrown.
+ */
+export function warnNotMounted(caller: string, hint = ''): void {
   if (warned.has(caller)) return;
   warned.add(caller);
   process.emitWarning(
-    `${caller} ran on a request the idstitch tracking() middleware did not see; nothing was tracked. Mount app.use(tracking()) before your routes`,
-    {
-      code: 'IDSTITCH_NOT_MOUNTED',
-    },
+    `${caller} ran on a request the idstitch tracking() middleware did not see${hint}; nothing was tracked. Mount app.use(tracking()) before your routes`,
+    { code: 'IDSTITCH_NOT_MOUNTED' },
   );
 }

@@ -427,17 +427,34 @@ describe('Express middleware: never breaks the host', () => {
 });
 
 describe("Express middleware: where the request's scope lives", () => {
-  it('gives each request its own track, people and register, as plain properties', async () => {
+  it("keeps the request itself untouched: req.track is an accessor on the mounting app's own request prototype, the scope in res.locals", async () => {
     const app = appWith((a) =>
       a.get('/', (req, res) => {
         req.track('Viewed Home');
-        res.json({ own: Object.keys(req).filter((key) => ['track', 'people', 'register'].includes(key)), identity: identityOf(req) });
+        res.json({
+          own: Object.keys(req).filter((key) => ['track', 'people', 'register'].includes(key)),
+          onAppRequest: ['track', 'people', 'register'].filter((name) => Object.hasOwn(a.request, name)),
+          identity: identityOf(req),
+        });
       }),
     );
     const response = await request(app).get('/');
-    expect(response.body.own).toEqual(['track', 'people', 'register']);
+    expect(response.body.own).toEqual([]);
+    expect(response.body.onAppRequest).toEqual(['track', 'people', 'register']);
     expect(response.body.identity.deviceId).toBe(deviceCookieOf(response));
     await delivered(1);
+  });
+
+  it('reaches an app mounted under the one that mounted it (Express sub-apps inherit its request prototype)', async () => {
+    const admin = express();
+    admin.get('/panel', (req, res) => {
+      req.track('Viewed Admin');
+      res.send('ok');
+    });
+    const app = appWith((a) => a.use('/admin', admin));
+    await request(app).get('/admin/panel').expect(200);
+    const [event] = await delivered(1);
+    expect(event!.event).toBe('Viewed Admin');
   });
 
   it('adds nothing to Express or Node: another app in the same process never sees req.track', async () => {
@@ -492,10 +509,10 @@ describe("Express middleware: where the request's scope lives", () => {
     expect(errors).toEqual([]);
   });
 
-  it('keeps tracking when the app replaces res.locals', async () => {
+  it('keeps tracking when the app replaces res.locals with a copy of it', async () => {
     const app = appWith((a) =>
       a.get('/', (req, res) => {
-        res.locals = {};
+        res.locals = { ...res.locals, title: 'Home' };
         req.track('Viewed Home');
         identifyUser(req, 'u1');
         res.send('ok');
@@ -503,6 +520,28 @@ describe("Express middleware: where the request's scope lives", () => {
     );
     await request(app).get('/').expect(200);
     await delivered(2);
+  });
+
+  it('warns once, and never throws, when res.locals was replaced by a new object', async () => {
+    const emitted = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const app = appWith((a) =>
+        a.get('/', (req, res) => {
+          res.locals = {};
+          req.track('Lost');
+          req.track('Lost again');
+          res.send('ok');
+        }),
+      );
+      await request(app).get('/').expect(200);
+      await request(app).get('/').expect(200);
+      expect(
+        emitted.mock.calls.filter(([, options]) => (options as { code?: string } | undefined)?.code === 'IDSTITCH_NOT_MOUNTED'),
+      ).toHaveLength(1);
+      await delivered(0);
+    } finally {
+      emitted.mockRestore();
+    }
   });
 });
 
