@@ -21,7 +21,7 @@ export interface ServiceAccount {
 }
 
 /**
- * Every option (see the README's table for defaults). `Req` is what `getUserId` and
+ * Every option (docs/options.md has them all with their defaults). `Req` is what `getUserId` and
  * `privacy.consent` receive: the adapters set it (Express: the request, Koa: `ctx`).
  */
 export interface TrackerOptions<Req = never> {
