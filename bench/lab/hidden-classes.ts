@@ -1,9 +1,9 @@
 // Whether two HTTP requests share a V8 hidden class, compared while both are at the same point of
 // their handling: raw node:http, a request moved onto another prototype, the same with one property
-// added after the move, and Express. The README's "Where the time goes" explains why it matters
+// added after the move, and Express. docs/performance.md says where the request's time goes
 // (every read of an object whose class no other object shares misses V8's inline caches).
 //
-//   node --allow-natives-syntax --import tsx bench/hidden-classes.ts
+//   node --allow-natives-syntax --import tsx bench/lab/hidden-classes.ts   (npm run bench:classes)
 import express from 'express';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 
@@ -14,7 +14,7 @@ try {
   // V8's own test helper, reachable only with --allow-natives-syntax (as source text, so TypeScript parses this file).
   sameClass = new Function('a', 'b', 'return %HaveSameMap(a, b)') as typeof sameClass;
 } catch {
-  console.log('bench/hidden-classes.ts: run it with node --allow-natives-syntax (skipped)');
+  console.log('bench/lab/hidden-classes.ts: run it with node --allow-natives-syntax (skipped)');
   process.exit(0);
 }
 

@@ -1,8 +1,8 @@
-// Child process of bench/instructions.ts, run under callgrind: one Express 5 hello-world variant on
+// Child process of bench/lab/instructions.ts, run under callgrind: one Express 5 hello-world variant on
 // 127.0.0.1. It prints {"port":N} when listening and {"flushed":true} after each SIGUSR2, once
 // what it tracked so far is delivered.
 //
-//   valgrind --tool=callgrind … node --import tsx bench/instructions-server.ts <variant> <sink url>
+//   valgrind --tool=callgrind … node --import tsx bench/lab/instructions-server.ts <variant> <sink url>
 import express from 'express';
 import { tracking } from 'idstitch/express';
 import { dieWith, EVENT_NAME, HELLO, idstitchOptions, routeWork } from '../server-variants.js';

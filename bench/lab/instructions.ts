@@ -105,7 +105,7 @@ async function measure(variant: string, sinkUrl: string, pool: readonly string[]
 async function main(): Promise<void> {
   for (const tool of ['valgrind', 'callgrind_control']) {
     if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0) {
-      const message = `bench/instructions.ts: ${tool} is missing (apt-get install -y valgrind)`;
+      const message = `bench/lab/instructions.ts: ${tool} is missing (apt-get install -y valgrind)`;
       // .ci/run installs it and sets IDSTITCH_REQUIRE_VALGRIND: there, a missing tool is a failure.
       if (process.env.IDSTITCH_REQUIRE_VALGRIND) throw new Error(message);
       console.log(`${message}: skipped`);
