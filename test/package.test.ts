@@ -26,13 +26,19 @@ describe('the published package', () => {
     expect(run).not.toThrow();
   });
 
+  it('type-checks ES module and CommonJS consumers of idstitch/fastify, request.track included', () => {
+    // A config of its own: Fastify's declarations import pino's, which need esModuleInterop.
+    const run = () => execFileSync(process.execPath, [tsc, '-p', 'test/types/tsconfig.fastify.json'], { cwd: root, encoding: 'utf8' });
+    expect(run).not.toThrow();
+  });
+
   it('type-checks ES module and CommonJS consumers of idstitch/next and idstitch/next/proxy', () => {
     // A config of its own: Next's declarations name packages it does not install, so lib checks are off there.
     const run = () => execFileSync(process.execPath, [tsc, '-p', 'test/types/tsconfig.next.json'], { cwd: root, encoding: 'utf8' });
     expect(run).not.toThrow();
   });
 
-  it.each(['idstitch', 'idstitch/express', 'idstitch/koa', 'idstitch/next', 'idstitch/next/proxy', 'idstitch/collector'])(
+  it.each(['idstitch', 'idstitch/express', 'idstitch/koa', 'idstitch/fastify', 'idstitch/next', 'idstitch/next/proxy', 'idstitch/collector'])(
     'loads %s with require() and import',
     (specifier) => {
       const script = `
