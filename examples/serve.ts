@@ -37,9 +37,9 @@ export interface ExampleServer {
  * Starts the collector and the app `create` builds against it, prints both URLs, and on Ctrl-C
  * or SIGTERM flushes the tracker (5 s at most) and stops both.
  */
-export async function serveExample(label: string, create: (collector: Collector) => ExampleServer): Promise<void> {
+export async function serveExample(label: string, create: (collector: Collector) => ExampleServer | Promise<ExampleServer>): Promise<void> {
   const collector = await startLocalCollector();
-  const { app, tracker } = create(collector);
+  const { app, tracker } = await create(collector);
   const server = app.listen(port('PORT', 3000), host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

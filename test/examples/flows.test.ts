@@ -1,14 +1,17 @@
-// Drives the Koa example (examples/koa) over HTTP against the local collector, with a cookie jar
-// per browser (supertest agents), and checks what the collector derived. Flows: browse
-// anonymously, sign up (Ada), log out, sign up a second user (Grace) on the same browser; then, on
-// a second browser, log in as Ada (returning user on a new device).
+// Drives the Koa and Fastify examples (examples/koa, examples/fastify) over HTTP against the local
+// collector, with a cookie jar per browser (supertest agents), and checks what the collector
+// derived. Flows: browse anonymously, sign up (Ada), log out, sign up a second user (Grace) on the
+// same browser; then, on a second browser, log in as Ada (returning user on a new device). The
+// Express example runs the same flows in a real browser (express.browser.test.ts).
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from '../../src/collector/index.js';
-import type { IdstitchError } from '../../src/index.js';
-import { createApp } from '../../examples/koa/app.js';
+import type { IdstitchError, Tracker } from '../../src/index.js';
+import type { ExampleAppOptions } from '../../examples/express/app.js';
+import { createApp as createFastifyApp } from '../../examples/fastify/app.js';
+import { createApp as createKoaApp } from '../../examples/koa/app.js';
 
 const PASSWORD = 'correct horse battery staple';
 type Browser = ReturnType<typeof request.agent>;
@@ -25,22 +28,40 @@ async function signUp(browser: Browser, name: string, email: string): Promise<vo
   await browser.post('/signup').type('form').send({ name, email, password: PASSWORD }).expect(303).expect('location', '/whoami');
 }
 
-describe('the Koa example over HTTP', () => {
+/** Starts an example app on a free port; resolves to its server and tracker. */
+type StartExample = (options: ExampleAppOptions) => Promise<{ server: Server; tracker: Tracker }>;
+
+const EXAMPLES: Array<[string, StartExample]> = [
+  [
+    'Koa',
+    async (options) => {
+      const { app, tracker } = createKoaApp(options);
+      return { server: app.listen(0, '127.0.0.1'), tracker };
+    },
+  ],
+  [
+    'Fastify',
+    async (options) => {
+      const { app, tracker } = await createFastifyApp(options);
+      return { server: app.server.listen(0, '127.0.0.1'), tracker };
+    },
+  ],
+];
+
+describe.each(EXAMPLES)('the %s example over HTTP', (_name, start) => {
   let collector: Collector;
-  let tracker: ReturnType<typeof createApp>['tracker'];
+  let tracker: Tracker;
   let server: Server;
   const errors: IdstitchError[] = [];
 
   beforeAll(async () => {
     collector = await startCollector({ port: 0 });
-    const example = createApp({
+    ({ server, tracker } = await start({
       apiHost: collector.url,
       token: 'example',
       collectorUrl: collector.url,
       trackerOptions: { flushIntervalMs: 200, onError: (error) => errors.push(error) },
-    });
-    tracker = example.tracker;
-    server = example.app.listen(0, '127.0.0.1');
+    }));
     await new Promise<void>((resolve) => server.once('listening', resolve));
   });
 
