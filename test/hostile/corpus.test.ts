@@ -1,13 +1,18 @@
 // The hostile-input corpus: cookies, headers, user ids, event names and properties an attacker (or a
-// buggy app) can send, each driven through a real Express app into the local collector, which
-// validates like Mixpanel's strict /import. For every case: the host answers 200 (never a 500, a
+// buggy app) can send, each driven through a real Express, Koa and Fastify app into the local
+// collector, which validates like Mixpanel's strict /import. For every case: the host answers 200 (never a 500, a
 // crash or an unhandled rejection), the problem is reported with its stable code, and the valid
 // "Control" event tracked in the same request is still delivered with a sound identity.
+import type { Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import Fastify from 'fastify';
+import Koa from 'koa';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { identifyUser, tracking, type TrackingMiddleware } from '../../adapters/express.js';
-import type { IdstitchError } from '../../src/index.js';
+import * as expressAdapter from '../../adapters/express.js';
+import * as fastifyAdapter from '../../adapters/fastify.js';
+import * as koaAdapter from '../../adapters/koa.js';
+import type { IdstitchError, Tracker, TrackerOptions } from '../../src/index.js';
 import { startCollector, type Collector } from '../../src/collector/index.js';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -19,7 +24,7 @@ interface Case {
   /** Request headers (the Cookie header among them). */
   readonly headers?: Record<string, string>;
   /** What the route does with the hostile input before it tracks the Control event. */
-  readonly act?: (req: Request) => void;
+  readonly act?: (on: Handle) => void;
   /** The error codes reported, in order (none when omitted). */
   readonly codes?: readonly string[];
   /** The device id: kept from the cookie (`kept`, or the id expected), or a fresh one issued (`replaced`). */
@@ -28,14 +33,18 @@ interface Case {
   readonly userId?: string;
 }
 
+/** What a case can do in a route, whichever framework serves it. */
+interface Handle {
+  track(name: unknown, properties?: unknown): void;
+  /** Signs the request in as `id` (what the app's auth would do); the corpus's getUserId reads it. */
+  setUser(id: unknown): void;
+  identify(id: unknown): void;
+}
+
 const cookie = (value: string): Record<string, string> => ({ cookie: `idstitch_device=${value}` });
-const track = (name: unknown, properties?: unknown) => (req: Request) => (req.track as (n: unknown, p?: unknown) => void)(name, properties);
-const asUser = (id: unknown) => (req: Request) => {
-  (req as Request & { user?: unknown }).user = { id };
-};
-const identifyAs = (id: unknown) => (req: Request) => {
-  identifyUser(req, id as string);
-};
+const track = (name: unknown, properties?: unknown) => (on: Handle) => on.track(name, properties);
+const asUser = (id: unknown) => (on: Handle) => on.setUser(id);
+const identifyAs = (id: unknown) => (on: Handle) => on.identify(id);
 const nested = (depth: number): Record<string, unknown> => (depth === 0 ? { leaf: 1 } : { inner: nested(depth - 1) });
 const keys = (count: number): Record<string, number> => Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, i]));
 const circular = (): Record<string, unknown> => {
@@ -303,91 +312,184 @@ const CASES: readonly Case[] = [
   { name: 'properties: a 255-character name, at the limit', act: track('e'.repeat(255), { ok: true }), device: 'replaced' },
 ];
 
-let collector: Collector;
-let middleware: TrackingMiddleware;
-let app: express.Express;
-let current = -1;
-const reported = new Map<number, IdstitchError[]>();
-const responses = new Map<number, request.Response>();
-const serverErrors: unknown[] = [];
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
+/** Where the corpus's getUserId finds the user a case signed in (on the request object, any framework). */
+const USER = Symbol('corpus user');
+type WithUser = { [USER]?: unknown; headers?: Record<string, unknown> };
 
-beforeAll(async () => {
-  process.on('unhandledRejection', onUnhandled);
-  // keepIp: store the `ip` idstitch sent (the collector drops it by default, as Mixpanel does).
-  collector = await startCollector({ port: 0, storage: ':memory:', keepIp: true });
-  middleware = tracking({
-    apiHost: collector.url,
-    token: 'hostile-token',
-    onError: (error) => {
-      const list = reported.get(current) ?? [];
-      list.push(error);
-      reported.set(current, list);
-    },
-    getUserId: (req) => {
-      const r = req as Request & { user?: { id?: unknown } };
-      if (r.headers['x-auth'] === 'throw') throw new Error('auth backend down');
-      return r.user?.id;
-    },
-  });
-  app = express();
-  app.use(middleware);
-  app.get('/case/:n', (req, res) => {
-    const hostile = CASES[Number(req.params.n)]!;
-    hostile.act?.(req);
-    req.track('Control', { case: Number(req.params.n) });
-    res.json({ ok: true });
-  });
-  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    serverErrors.push(error);
-    res.status(500).end();
-  });
-  // One request per case, in order, so each report belongs to the case that caused it.
-  for (let i = 0; i < CASES.length; i++) {
-    current = i;
-    let call = request(app).get(`/case/${i}`);
-    for (const [name, value] of Object.entries(CASES[i]!.headers ?? {})) call = call.set(name, value);
-    responses.set(i, await call);
-  }
-  current = -1;
-  await middleware.tracker.flush();
-}, 60_000);
-
-afterAll(async () => {
-  process.off('unhandledRejection', onUnhandled);
-  await middleware?.tracker.shutdown({ timeoutMs: 2000 });
-  await collector?.close();
-});
-
-/** The Control events the collector stored, by case number. */
-function controls(): Map<number, Record<string, unknown>> {
-  const out = new Map<number, Record<string, unknown>>();
-  for (const row of collector.store.allEvents()) {
-    if (row.event !== 'Control') continue;
-    const properties = JSON.parse(row.properties) as Record<string, unknown>;
-    out.set(properties.case as number, { ...properties, $device_id: row.deviceId, $user_id: row.userId ?? undefined });
-  }
-  return out;
+/** Throws for `x-auth: throw` (an auth backend down); otherwise the user a case signed in. */
+function corpusUserId(carrier: WithUser, headers: Record<string, unknown>): unknown {
+  if (headers['x-auth'] === 'throw') throw new Error('auth backend down');
+  return carrier[USER];
 }
 
-describe(`hostile input: ${CASES.length} cases through Express into the collector`, () => {
+/** A framework serving the corpus route `GET /case/:n`: it runs the case, tracks Control, answers JSON. */
+interface Served {
+  server: Server;
+  tracker: Tracker;
+  /** Errors that reached the framework's own error handling (none expected). */
+  serverErrors: unknown[];
+  close(): Promise<void>;
+}
+type Serve = (options: TrackerOptions<never>, route: (n: number, on: Handle) => void) => Promise<Served>;
+
+const listening = (server: Server): Promise<void> =>
+  new Promise((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
+
+const FRAMEWORKS: Array<[string, Serve]> = [
+  [
+    'Express',
+    async (options, route) => {
+      const middleware = expressAdapter.tracking({
+        ...options,
+        getUserId: (req) => corpusUserId(req as WithUser, req.headers),
+      } as TrackerOptions<expressAdapter.ExpressRequest>);
+      const serverErrors: unknown[] = [];
+      const app = express();
+      app.use(middleware);
+      app.get('/case/:n', (req, res) => {
+        route(Number(req.params.n), {
+          track: (name, properties) => (req.track as (n: unknown, p?: unknown) => void)(name, properties),
+          setUser: (id) => void ((req as WithUser)[USER] = id),
+          identify: (id) => void expressAdapter.identifyUser(req, id as string),
+        });
+        res.json({ ok: true });
+      });
+      app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+        serverErrors.push(error);
+        res.status(500).end();
+      });
+      const server = app.listen(0, '127.0.0.1');
+      await listening(server);
+      return { server, tracker: middleware.tracker, serverErrors, close: async () => void server.close() };
+    },
+  ],
+  [
+    'Koa',
+    async (options, route) => {
+      const middleware = koaAdapter.tracking({
+        ...options,
+        getUserId: (ctx) => corpusUserId(ctx as WithUser, ctx.headers),
+      } as TrackerOptions<koaAdapter.KoaContext>);
+      const serverErrors: unknown[] = [];
+      const app = new Koa();
+      app.silent = true;
+      app.on('error', (error: unknown) => serverErrors.push(error));
+      app.use(middleware);
+      app.use((ctx) => {
+        const match = /^\/case\/(\d+)$/.exec(ctx.path);
+        if (!match) return;
+        route(Number(match[1]), {
+          track: (name, properties) => (ctx.track as (n: unknown, p?: unknown) => void)(name, properties),
+          setUser: (id) => void ((ctx as WithUser)[USER] = id),
+          identify: (id) => void koaAdapter.identifyUser(ctx, id as string),
+        });
+        ctx.body = { ok: true };
+      });
+      const server = app.listen(0, '127.0.0.1');
+      await listening(server);
+      return { server, tracker: middleware.tracker, serverErrors, close: async () => void server.close() };
+    },
+  ],
+  [
+    'Fastify',
+    async (options, route) => {
+      const app = Fastify();
+      const serverErrors: unknown[] = [];
+      app.setErrorHandler((error, _request, reply) => {
+        serverErrors.push(error);
+        void reply.code(500).send();
+      });
+      await app.register(fastifyAdapter.tracking, {
+        ...options,
+        getUserId: (request) => corpusUserId(request as WithUser, request.headers),
+      } as fastifyAdapter.FastifyTrackingOptions);
+      app.get<{ Params: { n: string } }>('/case/:n', async (req) => {
+        route(Number(req.params.n), {
+          track: (name, properties) => (req.track as (n: unknown, p?: unknown) => void)(name, properties),
+          setUser: (id) => void ((req as WithUser)[USER] = id),
+          identify: (id) => void fastifyAdapter.identifyUser(req, id as string),
+        });
+        return { ok: true };
+      });
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      return { server: app.server, tracker: app.idstitch, serverErrors, close: () => app.close() };
+    },
+  ],
+];
+
+describe.each(FRAMEWORKS)('hostile input through %s into the collector', (framework, serve) => {
+  let collector: Collector;
+  let served: Served;
+  let current = -1;
+  const reported = new Map<number, IdstitchError[]>();
+  const responses = new Map<number, request.Response>();
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+
+  beforeAll(async () => {
+    process.on('unhandledRejection', onUnhandled);
+    // keepIp: store the `ip` idstitch sent (the collector drops it by default, as Mixpanel does).
+    collector = await startCollector({ port: 0, storage: ':memory:', keepIp: true });
+    served = await serve(
+      {
+        apiHost: collector.url,
+        token: 'hostile-token',
+        onError: (error) => {
+          const list = reported.get(current) ?? [];
+          list.push(error);
+          reported.set(current, list);
+        },
+      },
+      (n, on) => {
+        CASES[n]!.act?.(on);
+        on.track('Control', { case: n });
+      },
+    );
+    // One request per case, in order, so each report belongs to the case that caused it.
+    for (let i = 0; i < CASES.length; i++) {
+      current = i;
+      let call = request(served.server).get(`/case/${i}`);
+      for (const [name, value] of Object.entries(CASES[i]!.headers ?? {})) call = call.set(name, value);
+      responses.set(i, await call);
+    }
+    current = -1;
+    await served.tracker.flush();
+  }, 60_000);
+
+  afterAll(async () => {
+    process.off('unhandledRejection', onUnhandled);
+    await served?.tracker.shutdown({ timeoutMs: 2000 });
+    await served?.close();
+    await collector?.close();
+  });
+
+  /** The Control events the collector stored, by case number. */
+  function controls(): Map<number, Record<string, unknown>> {
+    const out = new Map<number, Record<string, unknown>>();
+    for (const row of collector.store.allEvents()) {
+      if (row.event !== 'Control') continue;
+      const properties = JSON.parse(row.properties) as Record<string, unknown>;
+      out.set(properties.case as number, { ...properties, $device_id: row.deviceId, $user_id: row.userId ?? undefined });
+    }
+    return out;
+  }
+
   it(`has at least 50 cases (${CASES.length})`, () => {
     expect(CASES.length).toBeGreaterThanOrEqual(50);
   });
 
-  it('never answers 500, never rejects unhandled, never pollutes Object.prototype', () => {
+  it(`never answers 500, never rejects unhandled, never pollutes Object.prototype (${framework})`, () => {
     const statuses = [...responses].filter(([, r]) => r.status !== 200).map(([i, r]) => `${CASES[i]!.name}: ${r.status}`);
     expect(statuses).toEqual([]);
-    expect(serverErrors).toEqual([]);
+    expect(served.serverErrors).toEqual([]);
     expect(unhandled).toEqual([]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('delivers every Control event, and the collector rejected none of what idstitch sent', () => {
-    const stats = middleware.tracker.stats();
+    const stats = served.tracker.stats();
     expect(controls().size, 'Control events stored').toBe(CASES.length);
     expect(stats.dropped.rejected, 'records the collector refused').toBe(0);
     expect(stats.dropped.invalid_event, 'events refused before queueing').toBe(
