@@ -1,6 +1,6 @@
 // Request cost: a hello-world server under autocannon, with every way of tracking one event per
 // request (bench/server-variants.ts), as ratios against a bare server and against the hand-written
-// "floor" measured in the same round. Run through bench/express.ts and bench/koa.ts.
+// "floor" measured in the same round. Run through bench/express.ts, bench/koa.ts and bench/fastify.ts.
 //
 // Each variant's server is a child process pinned to core 0; autocannon runs here and the sink in its
 // own process, both pinned to core 1 (their CPU is reported, to see whether that core saturated). The
@@ -21,11 +21,13 @@ import { VARIANT_ROUTES, VARIANTS, type Variant } from './server-variants.js';
 import type { RouteCounts } from './sink.js';
 import { median, quantile, ratio, rotate, summarize, type Summary } from './stats.js';
 
-export type Framework = 'express' | 'koa';
+export type Framework = 'express' | 'koa' | 'fastify';
 const SERVERS: Record<Framework, string> = {
   express: new URL('./express-server.ts', import.meta.url).pathname,
   koa: new URL('./koa-server.ts', import.meta.url).pathname,
+  fastify: new URL('./fastify-server.ts', import.meta.url).pathname,
 };
+const FRAMEWORK_NAMES: Record<Framework, string> = { express: 'Express 5', koa: 'Koa 3', fastify: 'Fastify 5' };
 const CONNECTIONS = 50;
 /**
  * The offered load of each round's paced window (req/s, spread over the same connections): about
@@ -34,7 +36,7 @@ const CONNECTIONS = 50;
  * number of connections, latency is the inverse of throughput (Little's law): any variant slower
  * than bare has a proportionally higher p99 there, whatever its pauses.
  */
-export const PACED_RATE: Record<Framework, number> = { express: 2000, koa: 4000 };
+export const PACED_RATE: Record<Framework, number> = { express: 2000, koa: 4000, fastify: 4000 };
 const NEW_VISITOR_EVERY = 10;
 /** Cookies collected from a real idstitch server before the load starts. */
 const COOKIE_POOL_SIZE = 30;
@@ -529,7 +531,7 @@ export function formatRequestCost(result: RequestCostResult): string {
   const v = result.versusPeers;
   const id = result.summary.idstitch;
   return [
-    `${result.framework === 'express' ? 'Express 5' : 'Koa 3'} hello-world: median of ${result.settings.repetitions} round(s) of ${result.settings.durationSeconds} s (ratios and differences taken within a round, then the median):`,
+    `${FRAMEWORK_NAMES[result.framework]} hello-world: median of ${result.settings.repetitions} round(s) of ${result.settings.durationSeconds} s (ratios and differences taken within a round, then the median):`,
     table(
       [
         'variant',

@@ -25,7 +25,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 
 interface BenchSpec {
-  name: 'express' | 'koa' | 'pipeline' | 'track' | 'delivery';
+  name: 'express' | 'koa' | 'fastify' | 'pipeline' | 'track' | 'delivery';
   script: string;
   /** Kill the benchmark after this long (ms): full run, smoke run. */
   timeoutMs: { full: number; smoke: number };
@@ -34,6 +34,7 @@ interface BenchSpec {
 const BENCHES: BenchSpec[] = [
   { name: 'express', script: 'express.ts', timeoutMs: { full: 20 * 60_000, smoke: 100_000 } },
   { name: 'koa', script: 'koa.ts', timeoutMs: { full: 20 * 60_000, smoke: 100_000 } },
+  { name: 'fastify', script: 'fastify.ts', timeoutMs: { full: 20 * 60_000, smoke: 100_000 } },
   { name: 'pipeline', script: 'pipeline.ts', timeoutMs: { full: 40 * 60_000, smoke: 120_000 } },
   { name: 'track', script: 'track.ts', timeoutMs: { full: 5 * 60_000, smoke: 30_000 } },
   { name: 'delivery', script: 'delivery.ts', timeoutMs: { full: 10 * 60_000, smoke: 40_000 } },
@@ -80,6 +81,7 @@ function machine(): Record<string, unknown> {
       idstitch: ownPackage.version,
       express: packageVersion('express'),
       koa: packageVersion('koa'),
+      fastify: packageVersion('fastify'),
       ...Object.fromEntries(PEER_PACKAGES.map((name) => [name, packageVersion(name)])),
       autocannon: packageVersion('autocannon'),
       undici: packageVersion('undici'),
@@ -94,6 +96,7 @@ function machine(): Record<string, unknown> {
 interface Results {
   express?: RequestCostResult;
   koa?: RequestCostResult;
+  fastify?: RequestCostResult;
   pipeline?: PipelineBenchResult;
   track?: TrackBenchResult;
   delivery?: DeliveryBenchResult;
@@ -118,7 +121,7 @@ function requestCostRows(result: RequestCostResult): string[][] {
 
 function headline(results: Results): string {
   const parts: string[] = [];
-  const cost = [results.express, results.koa].filter((r): r is RequestCostResult => r !== undefined);
+  const cost = [results.express, results.koa, results.fastify].filter((r): r is RequestCostResult => r !== undefined);
   if (cost.length) {
     parts.push(
       table(
@@ -178,7 +181,7 @@ async function main(): Promise<void> {
 
   console.log(`── summary ${'─'.repeat(53)}`);
   console.log(headline(results));
-  const findings = [results.express, results.koa, results.pipeline].flatMap((r) => r?.findings ?? []);
+  const findings = [results.express, results.koa, results.fastify, results.pipeline].flatMap((r) => r?.findings ?? []);
   if (findings.length) console.log(`\npeers and defaults worth knowing (not failures):\n  ${findings.join('\n  ')}`);
   console.log(`\n── targets${smoke ? ' (smoke run: verdicts are indicative only)' : ''} ${'─'.repeat(smoke ? 12 : 54)}`);
   console.log(formatTargets(targets));

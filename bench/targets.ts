@@ -23,6 +23,7 @@ export interface TargetRow {
 export interface TargetInputs {
   express?: RequestCostResult;
   koa?: RequestCostResult;
+  fastify?: RequestCostResult;
   track?: TrackBenchResult;
   delivery?: DeliveryBenchResult;
 }
@@ -34,15 +35,18 @@ const DELIVERY_TARGET = 150_000;
 const CEILING_SHARE = 0.5;
 const WIRE_BYTES = 50;
 /** idstitch's req/s over the fastest peer's, in the same round. */
-const TO_BEST_PEER = { express: 1.25, koa: 2 } as const;
+const TO_BEST_PEER = { express: 1.25, koa: 2, fastify: 2 } as const;
+/** idstitch's req/s over the floor's (the same work written by hand), where a target is set. */
+const TO_FLOOR = { fastify: 0.9 } as const;
+const NAMES = { express: 'Express', koa: 'Koa', fastify: 'Fastify' } as const;
 const CPU_TO_BEST_PEER = 0.5;
 
 function missing(id: string, target: string, source: string): TargetRow {
   return { id, target, measured: 'n/a', value: Number.NaN, met: undefined, source };
 }
 
-function requestCostTargets(result: RequestCostResult | undefined, framework: 'express' | 'koa'): TargetRow[] {
-  const name = framework === 'express' ? 'Express' : 'Koa';
+function requestCostTargets(result: RequestCostResult | undefined, framework: keyof typeof NAMES): TargetRow[] {
+  const name = NAMES[framework];
   const source = `bench/${framework}.ts`;
   const targets = [
     [`${framework}.toBestPeer`, `${name}: idstitch req/s ≥ ${TO_BEST_PEER[framework]} × the fastest peer's in the same round`],
@@ -74,8 +78,22 @@ function requestCostTargets(result: RequestCostResult | undefined, framework: 'e
   ];
 }
 
+function floorTarget(result: RequestCostResult | undefined, framework: keyof typeof TO_FLOOR): TargetRow {
+  const id = `${framework}.toFloor`;
+  const target = `${NAMES[framework]}: idstitch req/s ≥ ${TO_FLOOR[framework]} × the floor's in the same round`;
+  const source = `bench/${framework}.ts`;
+  if (!result) return missing(id, target, source);
+  const value = result.summary.idstitch.toFloor.median;
+  return { id, target, measured: times(value), value, met: value >= TO_FLOOR[framework], source };
+}
+
 export function evaluateTargets(inputs: TargetInputs): TargetRow[] {
-  const rows = [...requestCostTargets(inputs.express, 'express'), ...requestCostTargets(inputs.koa, 'koa')];
+  const rows = [
+    ...requestCostTargets(inputs.express, 'express'),
+    ...requestCostTargets(inputs.koa, 'koa'),
+    ...requestCostTargets(inputs.fastify, 'fastify'),
+    floorTarget(inputs.fastify, 'fastify'),
+  ];
   const clean = inputs.delivery?.summary[0];
   const deliverySource = 'bench/delivery.ts (clean scenario)';
   const deliveryTargets = [
