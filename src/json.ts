@@ -1,6 +1,6 @@
 // Event JSON written by hand for the usual shapes (ids, names, flat properties), byte for byte what
 // JSON.stringify writes (test/event.test.ts pins the equivalence). JSON.stringify sets up a
-// serialiser on every call; skipping it for the common case about halves the cost of track().
+// serialiser on every call; the common case skips it (what that saves: docs/performance.md).
 
 /**
  * Event and property names as JSON, remembered: an app uses a few dozen over and over. Bounded,

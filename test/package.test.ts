@@ -38,22 +38,24 @@ describe('the published package', () => {
     expect(run).not.toThrow();
   });
 
-  it.each(['idstitch', 'idstitch/express', 'idstitch/koa', 'idstitch/fastify', 'idstitch/next', 'idstitch/next/proxy', 'idstitch/collector'])(
-    'loads %s with require() and import',
-    (specifier) => {
-      const script = `
+  it.each([
+    'idstitch',
+    'idstitch/express',
+    'idstitch/koa',
+    'idstitch/fastify',
+    'idstitch/next',
+    'idstitch/next/proxy',
+    'idstitch/collector',
+  ])('loads %s with require() and import', (specifier) => {
+    const script = `
       const viaRequire = require(${JSON.stringify(specifier)});
       import(${JSON.stringify(specifier)}).then((viaImport) => {
         console.log(JSON.stringify([Object.keys(viaRequire).sort(), Object.keys(viaImport).filter((k) => k !== 'default').sort()]));
       });`;
-      const [cjs, esm] = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' })) as [
-        string[],
-        string[],
-      ];
-      expect(cjs.length).toBeGreaterThan(0);
-      expect(esm).toEqual(cjs);
-    },
-  );
+    const [cjs, esm] = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' })) as [string[], string[]];
+    expect(cjs.length).toBeGreaterThan(0);
+    expect(esm).toEqual(cjs);
+  });
 
   it('shares one tracker brand between the ESM and CommonJS builds', () => {
     const script = `
