@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { identifyUser, identityOf, resetUser, tracking, type TrackingMiddleware } from '../adapters/express.js';
 import { createTracker, type IdstitchError, type TrackerOptions } from '../src/index.js';
 import { startIngestStub, type IngestStub } from './support/ingest-stub.js';
+import { deviceCookieOf, setCookies } from './support/set-cookies.js';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -29,21 +30,6 @@ function appWith(routes: (app: Express) => void, options: TrackerOptions = {}): 
   app.use(middleware);
   routes(app);
   return app;
-}
-
-/** Every Set-Cookie line of a response. */
-function setCookies(response: request.Response): string[] {
-  const value = response.headers['set-cookie'] as string | string[] | undefined;
-  return value === undefined ? [] : ([] as string[]).concat(value);
-}
-
-/** The device id in a response's Set-Cookie for our cookie, or undefined. */
-function deviceCookieOf(response: request.Response): string | undefined {
-  const lines = setCookies(response);
-  const ours = lines.filter((line) => line.startsWith('idstitch_device='));
-  expect(ours.length).toBeLessThanOrEqual(1);
-  // The value is the id, then `.` and the signed-in user's tag once there is one.
-  return ours[0]?.split(';')[0]!.slice('idstitch_device='.length).split('.')[0];
 }
 
 async function delivered(count: number): Promise<Array<{ event: string; properties: Record<string, unknown> }>> {

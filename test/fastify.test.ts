@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { identifyUser, identityOf, resetUser, tracking, type FastifyTrackingOptions } from '../adapters/fastify.js';
 import { ConfigError, createTracker, type IdstitchError, type Tracker } from '../src/index.js';
 import { startIngestStub, type IngestStub } from './support/ingest-stub.js';
+import { deviceCookieOf, setCookies } from './support/set-cookies.js';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -40,19 +41,6 @@ async function appWith(
   await routes(app);
   await app.ready();
   return app;
-}
-
-/** Every Set-Cookie line of a response. */
-function setCookies(response: request.Response): string[] {
-  const value = response.headers['set-cookie'] as string | string[] | undefined;
-  return value === undefined ? [] : ([] as string[]).concat(value);
-}
-
-/** The device id in a response's Set-Cookie for our cookie, or undefined. */
-function deviceCookieOf(response: request.Response): string | undefined {
-  const ours = setCookies(response).filter((line) => line.startsWith('idstitch_device='));
-  expect(ours.length).toBeLessThanOrEqual(1);
-  return ours[0]?.split(';')[0]!.slice('idstitch_device='.length).split('.')[0];
 }
 
 async function delivered(count: number): Promise<Array<{ event: string; properties: Record<string, unknown> }>> {

@@ -6,6 +6,7 @@ import { coreOf } from '../src/adapter.js';
 import { identifyUser, identityOf, resetUser, tracking, type TrackingMiddleware } from '../adapters/koa.js';
 import { ConfigError, createTracker, type IdstitchError, type TrackerOptions } from '../src/index.js';
 import { startIngestStub, type IngestStub } from './support/ingest-stub.js';
+import { deviceCookieOf, setCookies } from './support/set-cookies.js';
 
 // `koa2` is npm:koa@^2 (no types of its own): the same suite runs against both majors.
 const Koa2 = createRequire(import.meta.url)('koa2') as typeof Koa3;
@@ -33,20 +34,6 @@ function on(method: string, path: string, handler: (ctx: Context, next: () => Pr
     if (ctx.method === method && ctx.path === path) await handler(ctx, next);
     else await next();
   };
-}
-
-/** Every Set-Cookie line of a response. */
-function setCookies(response: request.Response): string[] {
-  const value = response.headers['set-cookie'] as string | string[] | undefined;
-  return value === undefined ? [] : ([] as string[]).concat(value);
-}
-
-/** The device id in a response's Set-Cookie for our cookie, or undefined. */
-function deviceCookieOf(response: request.Response): string | undefined {
-  const ours = setCookies(response).filter((line) => line.startsWith('idstitch_device='));
-  expect(ours.length).toBeLessThanOrEqual(1);
-  // The value is the id, then `.` and the signed-in user's tag once there is one.
-  return ours[0]?.split(';')[0]!.slice('idstitch_device='.length).split('.')[0];
 }
 
 async function delivered(count: number): Promise<Array<{ event: string; properties: Record<string, unknown> }>> {

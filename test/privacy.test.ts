@@ -16,6 +16,7 @@ import { nextTracking, type NextTrackingOptions, type UserIdSource } from '../ad
 import { ConfigError, createTracker, type IdstitchError, type Tracker, type TrackerOptions } from '../src/index.js';
 import { startIngestStub, type IngestStub } from './support/ingest-stub.js';
 import { runInNextRequest } from './support/next-request-scope.js';
+import { setCookies } from './support/set-cookies.js';
 
 const Koa2 = createRequire(import.meta.url)('koa2') as typeof Koa3;
 const ID = '6f1c2a4e-9b7d-4c3e-8a2f-1d0e9c8b7a65';
@@ -37,11 +38,6 @@ afterEach(async () => {
 
 function options(extra: TrackerOptions = {}): TrackerOptions {
   return { apiHost: stub.url, token: 't', flushIntervalMs: 600_000, onError: (error) => errors.push(error), ...extra };
-}
-
-function setCookies(response: request.Response): string[] {
-  const value = response.headers['set-cookie'] as string | string[] | undefined;
-  return value === undefined ? [] : ([] as string[]).concat(value);
 }
 
 describe('Express', () => {

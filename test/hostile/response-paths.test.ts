@@ -19,6 +19,7 @@ import * as expressAdapter from '../../adapters/express.js';
 import * as koaAdapter from '../../adapters/koa.js';
 import { startCollector, type Collector } from '../../src/collector/index.js';
 import type { IdstitchError, Tracker, TrackerOptions } from '../../src/index.js';
+import { setCookies } from '../support/set-cookies.js';
 
 const require = createRequire(import.meta.url);
 const Koa2 = require('koa2') as typeof Koa3;
@@ -126,11 +127,6 @@ const WRITE_HEAD_ROUTES: Record<string, { act?: 'identify' | 'reset'; respond: R
   '/logout': { act: 'reset', respond: (res) => res.writeHead(302, { Location: '/', 'Set-Cookie': 'sid=; Max-Age=0; Path=/' }).end() },
   '/visit': { respond: (res) => res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok') },
 };
-
-function setCookies(response: request.Response): string[] {
-  const value = response.headers['set-cookie'] as string | string[] | undefined;
-  return value === undefined ? [] : ([] as string[]).concat(value);
-}
 
 /** The one device cookie of a response (fails on two), as `{ id, linked }`. */
 function deviceCookie(response: request.Response): { id: string; linked: boolean } | undefined {
