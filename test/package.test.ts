@@ -32,6 +32,11 @@ describe('the published package', () => {
     expect(run).not.toThrow();
   });
 
+  it('type-checks an ES module consumer of idstitch/nest, decorators included (Nest 12 is ESM only)', () => {
+    const run = () => execFileSync(process.execPath, [tsc, '-p', 'test/types/tsconfig.nest.json'], { cwd: root, encoding: 'utf8' });
+    expect(run).not.toThrow();
+  });
+
   it('type-checks ES module and CommonJS consumers of idstitch/next and idstitch/next/proxy', () => {
     // A config of its own: Next's declarations name packages it does not install, so lib checks are off there.
     const run = () => execFileSync(process.execPath, [tsc, '-p', 'test/types/tsconfig.next.json'], { cwd: root, encoding: 'utf8' });
@@ -55,6 +60,12 @@ describe('the published package', () => {
     const [cjs, esm] = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' })) as [string[], string[]];
     expect(cjs.length).toBeGreaterThan(0);
     expect(esm).toEqual(cjs);
+  });
+
+  it('loads idstitch/nest with import, its only form, as Nest 12 itself', () => {
+    const script = `import('idstitch/nest').then((nest) => console.log(JSON.stringify(Object.keys(nest).sort())));`;
+    const names = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' })) as string[];
+    expect(names).toEqual(expect.arrayContaining(['IdstitchModule', 'Tracker', 'Tracking', 'createTracker']));
   });
 
   it('shares one tracker brand between the ESM and CommonJS builds', () => {
