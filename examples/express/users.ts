@@ -58,3 +58,11 @@ export class UserStore {
 function publicUser(user: StoredUser): User {
   return { id: user.id, email: user.email, name: user.name };
 }
+
+/** What is wrong with a sign-up form, in words for the page, or undefined when nothing is. */
+export function signupProblem(name: string, email: string, password: string): string | undefined {
+  if (!name.trim() || name.length > 80) return 'Please give a name of at most 80 characters.';
+  if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 200) return 'Please give a valid e-mail address.';
+  if (password.length < MIN_PASSWORD_LENGTH || password.length > 200) return `The password needs ${MIN_PASSWORD_LENGTH} to 200 characters.`;
+  return undefined;
+}

@@ -10,7 +10,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { identifyUser, identityOf, resetUser, tracking, type Tracker } from 'idstitch/fastify';
 import { exampleTrackerOptions, type ExampleAppOptions } from '../express/app.js';
 import { createSession, type Session } from '../express/session.js';
-import { MIN_PASSWORD_LENGTH, UserStore, type User } from '../express/users.js';
+import { signupProblem, UserStore, type User } from '../express/users.js';
 import { homePage, loginPage, pricingPage, signupPage, whoamiPage, type Framework, type PageContext } from '../express/views.js';
 
 export type { ExampleAppOptions };
@@ -101,14 +101,8 @@ export async function createApp(options: ExampleAppOptions = {}): Promise<Exampl
   app.post<{ Body: Form }>('/signup', async (request, reply) => {
     const { name = '', email = '', password = '' } = request.body ?? {};
     const state = { name, email };
-    if (!name.trim() || name.length > 80)
-      return page(reply, signupPage(context(request), { ...state, error: 'Please give a name of at most 80 characters.' }), 400);
-    if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 200)
-      return page(reply, signupPage(context(request), { ...state, error: 'Please give a valid e-mail address.' }), 400);
-    if (password.length < MIN_PASSWORD_LENGTH || password.length > 200) {
-      const error = `The password needs ${MIN_PASSWORD_LENGTH} to 200 characters.`;
-      return page(reply, signupPage(context(request), { ...state, error }), 400);
-    }
+    const problem = signupProblem(name, email, password);
+    if (problem) return page(reply, signupPage(context(request), { ...state, error: problem }), 400);
     const user = await users.create(email, name.trim(), password);
     if (!user)
       return page(reply, signupPage(context(request), { ...state, error: 'An account with this e-mail exists: log in instead.' }), 409);

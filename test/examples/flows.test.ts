@@ -1,4 +1,4 @@
-// Drives the Koa and Fastify examples (examples/koa, examples/fastify) over HTTP against the local
+// Drives the Koa, Fastify and NestJS examples (examples/koa, examples/fastify, examples/nest) over HTTP against the local
 // collector, with a cookie jar per browser (supertest agents), and checks what the collector
 // derived. Flows: browse anonymously, sign up (Ada), log out, sign up a second user (Grace) on the
 // same browser; then, on a second browser, log in as Ada (returning user on a new device). The
@@ -12,6 +12,7 @@ import type { IdstitchError, Tracker } from '../../src/index.js';
 import type { ExampleAppOptions } from '../../examples/express/app.js';
 import { createApp as createFastifyApp } from '../../examples/fastify/app.js';
 import { createApp as createKoaApp } from '../../examples/koa/app.js';
+import { createApp as createNestApp } from '../../examples/nest/app.js';
 
 const PASSWORD = 'correct horse battery staple';
 type Browser = ReturnType<typeof request.agent>;
@@ -44,6 +45,13 @@ const EXAMPLES: Array<[string, StartExample]> = [
     async (options) => {
       const { app, tracker } = await createFastifyApp(options);
       return { server: app.server.listen(0, '127.0.0.1'), tracker };
+    },
+  ],
+  [
+    'NestJS',
+    async (options) => {
+      const { app, tracker } = await createNestApp(options);
+      return { server: (app.getHttpServer() as Server).listen(0, '127.0.0.1'), tracker };
     },
   ],
 ];
