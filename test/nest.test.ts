@@ -3,12 +3,12 @@
 // needs no decorator transform.
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
-import { Controller, Get, Module, Post } from '@nestjs/common';
+import { Controller, Get, Module, Post, Req } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import request from 'supertest';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { IdstitchModule, Tracker, Tracking, type RequestTracking } from '../adapters/nest.js';
 import { createTracker, type IdstitchError, type TrackerOptions } from '../src/index.js';
 import { startIngestStub, type IngestStub } from './support/ingest-stub.js';
@@ -60,11 +60,19 @@ class AppController {
   whoami(tracking: RequestTracking) {
     return { deviceId: tracking.deviceId, userId: tracking.userId };
   }
+
+  guarded(tracking: RequestTracking, req: { user?: unknown }) {
+    req.user = { sub: 'auth0|7' }; // what an @nestjs/passport guard leaves on the platform's request
+    tracking.track('Viewed Account');
+    return 'ok';
+  }
 }
 route(AppController.prototype, 'pricing', Get, 'pricing');
 route(AppController.prototype, 'login', Post, 'login');
 route(AppController.prototype, 'logout', Post, 'logout');
 route(AppController.prototype, 'whoami', Get, 'whoami');
+Req()(AppController.prototype, 'guarded', 1);
+route(AppController.prototype, 'guarded', Get, 'account');
 Controller()(AppController);
 
 const PLATFORMS = [
@@ -118,6 +126,13 @@ describe.each(PLATFORMS)('NestJS on %s', (_name, platform) => {
     expect(errors).toEqual([]);
   });
 
+  it("reads the user from the platform's request (req.user.sub, as @nestjs/passport leaves it)", async () => {
+    const nest = await start(platform, [IdstitchModule.forRoot(options())]);
+    await request(nest.getHttpServer()).get('/account').expect(200);
+    await nest.get(Tracker).flush();
+    expect(stub.events()).toMatchObject([{ event: 'Viewed Account', properties: { $user_id: 'auth0|7' } }]);
+  });
+
   it('takes its options from forRootAsync, and app.close() delivers what is queued', async () => {
     const nest = await start(platform, [IdstitchModule.forRootAsync({ useFactory: async () => options() })]);
     await request(nest.getHttpServer()).get('/pricing').expect(200);
@@ -148,6 +163,20 @@ describe.each(PLATFORMS)('NestJS on %s', (_name, platform) => {
 });
 
 describe('NestJS: setup errors', () => {
+  it('warns once, and tracks nothing, where IdstitchModule was not imported', async () => {
+    // Captured, not printed: the warning is the behaviour under test.
+    const emitted = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const nest = await start(PLATFORMS[0][1], []);
+      await request(nest.getHttpServer()).get('/pricing').expect(200);
+      expect(emitted).toHaveBeenCalledWith(expect.stringMatching(/^@Tracking\(\) track ran on a request the idstitch/), {
+        code: 'IDSTITCH_NOT_MOUNTED',
+      });
+    } finally {
+      emitted.mockRestore();
+    }
+  });
+
   it('fails at startup on a typo in an option, naming it', async () => {
     await expect(start(PLATFORMS[0][1], [IdstitchModule.forRoot({ tokn: 'x' } as TrackerOptions)])).rejects.toThrow(
       /`tokn` is not an option; did you mean `token`/,
