@@ -10,7 +10,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import { identifyUser, identityOf, resetUser, tracking, type Tracker, type TrackerOptions } from 'idstitch/express';
 import { createSession, type Session } from './session.js';
 import { MIN_PASSWORD_LENGTH, UserStore, type User } from './users.js';
-import { homePage, loginPage, pricingPage, signupPage, whoamiPage, type PageContext } from './views.js';
+import { homePage, loginPage, PAGE_HEADERS, pricingPage, signupPage, whoamiPage, type PageContext } from './views.js';
 
 export interface ExampleAppOptions {
   /** Where events go, e.g. the local collector's URL. Default: Mixpanel (with `token`). */
@@ -62,13 +62,7 @@ export function createApp(options: ExampleAppOptions = {}): ExampleApp {
 
   app.disable('x-powered-by');
   app.use((_req: Request, res: Response, next: NextFunction) => {
-    // No scripts anywhere: a strict policy costs nothing and contains any escaping mistake.
-    res.setHeader(
-      'content-security-policy',
-      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-    );
-    res.setHeader('x-content-type-options', 'nosniff');
-    res.setHeader('referrer-policy', 'same-origin');
+    res.set(PAGE_HEADERS);
     next();
   });
   // The session first, so `req.user` is set before idstitch (and any route) asks for the user id.

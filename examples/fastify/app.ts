@@ -11,7 +11,16 @@ import { identifyUser, identityOf, resetUser, tracking, type Tracker } from 'ids
 import { exampleTrackerOptions, type ExampleAppOptions } from '../express/app.js';
 import { createSession, type Session } from '../express/session.js';
 import { signupProblem, UserStore, type User } from '../express/users.js';
-import { homePage, loginPage, pricingPage, signupPage, whoamiPage, type Framework, type PageContext } from '../express/views.js';
+import {
+  homePage,
+  loginPage,
+  PAGE_HEADERS,
+  pricingPage,
+  signupPage,
+  whoamiPage,
+  type Framework,
+  type PageContext,
+} from '../express/views.js';
 
 export type { ExampleAppOptions };
 
@@ -66,13 +75,7 @@ export async function createApp(options: ExampleAppOptions = {}): Promise<Exampl
 
   app.decorateRequest('user', undefined);
   app.addHook('onRequest', async (request, reply) => {
-    // No scripts anywhere: a strict policy costs nothing and contains any escaping mistake.
-    reply.headers({
-      'content-security-policy':
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-      'x-content-type-options': 'nosniff',
-      'referrer-policy': 'same-origin',
-    });
+    reply.headers(PAGE_HEADERS);
     // The session before idstitch, so `request.user` is set before it (or any route) asks for the user id.
     const userId = session.read(request.raw);
     request.user = userId === undefined ? undefined : users.byId(userId);

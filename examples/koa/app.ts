@@ -11,7 +11,16 @@ import { identifyUser, identityOf, resetUser, tracking, type Tracker } from 'ids
 import { exampleTrackerOptions, type ExampleAppOptions } from '../express/app.js';
 import { createSession, type Session } from '../express/session.js';
 import { MIN_PASSWORD_LENGTH, UserStore, type User } from '../express/users.js';
-import { homePage, loginPage, pricingPage, signupPage, whoamiPage, type Framework, type PageContext } from '../express/views.js';
+import {
+  homePage,
+  loginPage,
+  PAGE_HEADERS,
+  pricingPage,
+  signupPage,
+  whoamiPage,
+  type Framework,
+  type PageContext,
+} from '../express/views.js';
 
 export type { ExampleAppOptions };
 
@@ -48,13 +57,7 @@ export function createApp(options: ExampleAppOptions = {}): ExampleApp {
   };
 
   app.use(async (ctx, next) => {
-    // No scripts anywhere: a strict policy costs nothing and contains any escaping mistake.
-    ctx.set({
-      'content-security-policy':
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-      'x-content-type-options': 'nosniff',
-      'referrer-policy': 'same-origin',
-    });
+    ctx.set(PAGE_HEADERS);
     await next();
   });
   // The session first, so `ctx.state.user` is set before idstitch (and any route) asks for the user id.

@@ -15,7 +15,16 @@ import { IdstitchModule, Tracker, Tracking, type RequestTracking } from 'idstitc
 import { exampleTrackerOptions, type ExampleAppOptions } from '../express/app.js';
 import { createSession, type Session } from '../express/session.js';
 import { signupProblem, UserStore, type User } from '../express/users.js';
-import { homePage, loginPage, pricingPage, signupPage, whoamiPage, type Framework, type PageContext } from '../express/views.js';
+import {
+  homePage,
+  loginPage,
+  PAGE_HEADERS,
+  pricingPage,
+  signupPage,
+  whoamiPage,
+  type Framework,
+  type PageContext,
+} from '../express/views.js';
 
 export type { ExampleAppOptions };
 
@@ -163,13 +172,7 @@ export async function createApp(options: ExampleAppOptions = {}): Promise<Exampl
   const app = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false, logger: ['error'] });
   app.disable('x-powered-by');
   app.use((req: Request, res: Response, next: NextFunction) => {
-    // No scripts anywhere: a strict policy costs nothing and contains any escaping mistake.
-    res.setHeader(
-      'content-security-policy',
-      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-    );
-    res.setHeader('x-content-type-options', 'nosniff');
-    res.setHeader('referrer-policy', 'same-origin');
+    res.set(PAGE_HEADERS);
     if (req.method === 'POST' && req.headers['content-length'] !== '0' && !req.is('application/x-www-form-urlencoded')) {
       return void res.status(415).type('text').send('expected an urlencoded form');
     }
