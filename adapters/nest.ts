@@ -126,47 +126,37 @@ export const Tracking: () => ParameterDecorator = createParamDecorator((_data: u
   requestTracking(context.switchToHttp().getRequest<NestRequest>()),
 );
 
-function requestTracking(request: NestRequest): RequestTracking {
-  const adapter = isFastifyRequest(request) ? fastifyFunctions(request) : expressFunctions(request);
-  return {
-    ...adapter,
-    get deviceId() {
-      return adapter.identity()?.deviceId;
-    },
-    get userId() {
-      return adapter.identity()?.userId;
-    },
-  };
+/** What the Express and the Fastify adapters both export, over the request each was given. */
+interface AdapterFunctions {
+  identifyUser(request: NestRequest, userId?: string | number): string | undefined;
+  resetUser(request: NestRequest): void;
+  identityOf(request: NestRequest): { deviceId: string; userId: string | undefined } | undefined;
 }
 
-type Functions = Omit<RequestTracking, 'deviceId' | 'userId'> & {
-  identity(): { deviceId: string; userId: string | undefined } | undefined;
+/** Either adapter puts `track`, `people` and `register` on the request it tracks. */
+type TrackedRequest = {
+  track?: (event: string, properties?: Record<string, unknown>) => void;
+  people?: People;
+  register?: (properties: Record<string, unknown>) => void;
 };
 
-function expressFunctions(req: IncomingMessage): Functions {
-  const tracked = req as IncomingMessage & Partial<Pick<Express.Request, 'track' | 'people' | 'register'>>;
+function requestTracking(request: NestRequest): RequestTracking {
+  const on = (isFastifyRequest(request) ? fastify : express) as unknown as AdapterFunctions;
+  const tracked = request as TrackedRequest;
   return {
     track: (event, properties) => (tracked.track ?? notMounted)(event, properties),
-    identify: (userId) => express.identifyUser(req, userId),
-    reset: () => express.resetUser(req),
+    identify: (userId) => on.identifyUser(request, userId),
+    reset: () => on.resetUser(request),
     get people() {
       return tracked.people;
     },
     register: (properties) => tracked.register?.(properties),
-    identity: () => express.identityOf(req),
-  };
-}
-
-function fastifyFunctions(request: FastifyRequest): Functions {
-  return {
-    track: (event, properties) => (request.track ?? notMounted)(event, properties),
-    identify: (userId) => fastify.identifyUser(request, userId),
-    reset: () => fastify.resetUser(request),
-    get people() {
-      return request.people;
+    get deviceId() {
+      return on.identityOf(request)?.deviceId;
     },
-    register: (properties) => request.register?.(properties),
-    identity: () => fastify.identityOf(request),
+    get userId() {
+      return on.identityOf(request)?.userId;
+    },
   };
 }
 

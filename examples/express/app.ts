@@ -31,8 +31,9 @@ export interface ExampleAppOptions {
   collectorUrl?: string;
 }
 
-export interface ExampleApp {
-  app: Express;
+/** An example as its `createApp` returns it; the Koa, Fastify and NestJS examples give their own `app`. */
+export interface ExampleApp<App = Express> {
+  app: App;
   /** Flush it in tests; shut it down when the server stops. */
   tracker: Tracker;
   users: UserStore;

@@ -7,9 +7,9 @@
 //
 // examples/fastify/start.ts runs it against the local collector (idstitch/collector).
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { identifyUser, identityOf, resetUser, tracking, type Tracker } from 'idstitch/fastify';
-import { exampleTrackerOptions, type ExampleAppOptions } from '../express/app.js';
-import { createSession, type Session } from '../express/session.js';
+import { identifyUser, identityOf, resetUser, tracking } from 'idstitch/fastify';
+import { exampleTrackerOptions, type ExampleApp as SharedExampleApp, type ExampleAppOptions } from '../express/app.js';
+import { createSession } from '../express/session.js';
 import { signupProblem, UserStore, type User } from '../express/users.js';
 import {
   homePage,
@@ -24,13 +24,7 @@ import {
 
 export type { ExampleAppOptions };
 
-export interface ExampleApp {
-  app: FastifyInstance;
-  /** `app.idstitch`: flush it in tests; `app.close()` shuts it down. */
-  tracker: Tracker;
-  users: UserStore;
-  session: Session;
-}
+export type ExampleApp = SharedExampleApp<FastifyInstance>;
 
 declare module 'fastify' {
   interface FastifyRequest {

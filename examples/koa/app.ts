@@ -7,9 +7,9 @@
 //
 // examples/koa/start.ts runs it against the local collector (idstitch/collector).
 import Koa, { type Context } from 'koa';
-import { identifyUser, identityOf, resetUser, tracking, type Tracker } from 'idstitch/koa';
-import { exampleTrackerOptions, type ExampleAppOptions } from '../express/app.js';
-import { createSession, type Session } from '../express/session.js';
+import { identifyUser, identityOf, resetUser, tracking } from 'idstitch/koa';
+import { exampleTrackerOptions, type ExampleApp as SharedExampleApp, type ExampleAppOptions } from '../express/app.js';
+import { createSession } from '../express/session.js';
 import { MIN_PASSWORD_LENGTH, UserStore, type User } from '../express/users.js';
 import {
   homePage,
@@ -24,13 +24,7 @@ import {
 
 export type { ExampleAppOptions };
 
-export interface ExampleApp {
-  app: Koa;
-  /** Flush it in tests; shut it down when the server stops. */
-  tracker: Tracker;
-  users: UserStore;
-  session: Session;
-}
+export type ExampleApp = SharedExampleApp<Koa>;
 
 /** What the shared pages say about this app. */
 const KOA: Framework = { name: 'Koa', identityCall: 'identityOf(ctx)', subpath: 'idstitch/koa', userSource: 'ctx.state.user.id' };

@@ -12,7 +12,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { IdstitchModule, Tracker, Tracking, type RequestTracking } from 'idstitch/nest';
-import { exampleTrackerOptions, type ExampleAppOptions } from '../express/app.js';
+import { exampleTrackerOptions, type ExampleApp as SharedExampleApp, type ExampleAppOptions } from '../express/app.js';
 import { createSession, type Session } from '../express/session.js';
 import { signupProblem, UserStore, type User } from '../express/users.js';
 import {
@@ -28,13 +28,7 @@ import {
 
 export type { ExampleAppOptions };
 
-export interface ExampleApp {
-  app: INestApplication;
-  /** `app.get(Tracker)`: flush it in tests; `app.close()` shuts it down. */
-  tracker: Tracker;
-  users: UserStore;
-  session: Session;
-}
+export type ExampleApp = SharedExampleApp<INestApplication>;
 
 /** What the shared pages say about this app. */
 const NEST: Framework = { name: 'NestJS', identityCall: '@Tracking() tracking', subpath: 'idstitch/nest', userSource: 'req.user.id' };
